@@ -1,0 +1,160 @@
+// Package journal is the record of one demo run: what the runner saw and
+// did, timestamped. It is written as the --report JSON and read back by
+// `demohost report`. The runner fills it; reports render it.
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Chapter statuses.
+const (
+	Passed  = "passed"
+	Failed  = "failed"
+	Skipped = "skipped"
+)
+
+// Journal is one run. Field names are the report's JSON contract
+// (DESIGN.md, "CLI contract"): add fields, never rename them.
+type Journal struct {
+	Subject        string            `json:"subject"`
+	SubjectVersion string            `json:"subject_version"`
+	Options        map[string]string `json:"options,omitempty"`
+	Headless       bool              `json:"headless"`
+	StartedAt      time.Time         `json:"started_at"`
+	FinishedAt     time.Time         `json:"finished_at"`
+	// Result is passed when every chapter passed, else failed, or aborted
+	// when the run ended early (quit, signal, plugin crash).
+	Result         string           `json:"result"`
+	Chapters       []Chapter        `json:"chapters"`
+	Chaos          []Chaos          `json:"chaos"`
+	ViolationsSeen []ViolationSeen  `json:"violations_seen"`
+	Violations     []ViolationSpan  `json:"violations"`
+	Nodes          []NodeTransition `json:"node_transitions"`
+	Metrics        []MetricSeries   `json:"metrics"`
+	Events         []Event          `json:"events"`
+}
+
+// Chapter is one chapter's outcome.
+type Chapter struct {
+	Index        int           `json:"index"`
+	Title        string        `json:"title"`
+	Status       string        `json:"status"` // passed | failed | skipped
+	StartedAt    *time.Time    `json:"started_at,omitempty"`
+	FinishedAt   *time.Time    `json:"finished_at,omitempty"`
+	Expectations []Expectation `json:"expectations"`
+	Error        string        `json:"error,omitempty"` // e.g. the on-enter action failed
+}
+
+// Expectation is one check's outcome.
+type Expectation struct {
+	Description string     `json:"description"`
+	Met         bool       `json:"met"`
+	MetAt       *time.Time `json:"met_at,omitempty"`
+	Deadline    time.Time  `json:"deadline"`
+	// Reason says why it failed (timed out, what the last snapshot showed).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Chaos is one injection and its revert.
+type Chaos struct {
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	Target     string     `json:"target"`
+	Handle     string     `json:"handle"`
+	Chapter    int        `json:"chapter"`
+	Detail     string     `json:"detail,omitempty"`
+	InjectedAt time.Time  `json:"injected_at"`
+	RevertedAt *time.Time `json:"reverted_at"`
+	// RevertedBy: duration | chapter | exit | recover.
+	RevertedBy  string `json:"reverted_by,omitempty"`
+	RevertError string `json:"revert_error,omitempty"`
+}
+
+// ViolationSeen is an invariant that was violated at least once.
+type ViolationSeen struct {
+	Invariant string    `json:"invariant"`
+	FirstSeen time.Time `json:"first_seen"`
+	Count     int       `json:"count"` // how many separate times it was raised
+}
+
+// ViolationSpan is one violation from raised to cleared (nil: still raised
+// at the end of the run).
+type ViolationSpan struct {
+	Invariant string     `json:"invariant"`
+	Target    string     `json:"target,omitempty"`
+	Severity  string     `json:"severity"`
+	Message   string     `json:"message"`
+	RaisedAt  time.Time  `json:"raised_at"`
+	ClearedAt *time.Time `json:"cleared_at,omitempty"`
+}
+
+// NodeTransition records a node entering a state (the first snapshot
+// records every node).
+type NodeTransition struct {
+	At    time.Time `json:"at"`
+	Node  string    `json:"node"`
+	State string    `json:"state"` // UP, DOWN, PAUSED, DEGRADED, UNKNOWN
+}
+
+// MetricSeries is a metric's values over the run, sampled at most once a second.
+type MetricSeries struct {
+	Name   string  `json:"name"`
+	Unit   string  `json:"unit,omitempty"`
+	Points []Point `json:"points"`
+}
+
+// Point is one sample.
+type Point struct {
+	At    time.Time `json:"at"`
+	Value float64   `json:"value"`
+}
+
+// Event is one timestamped line of what happened.
+type Event struct {
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"` // see the Kind constants
+	Message string    `json:"message"`
+}
+
+// Event kinds.
+const (
+	KindSetup     = "setup"
+	KindChapter   = "chapter"
+	KindStatus    = "status"
+	KindChaos     = "chaos"
+	KindRevert    = "revert"
+	KindViolation = "violation"
+	KindCleared   = "cleared"
+	KindExpect    = "expectation"
+	KindError     = "error"
+	KindTeardown  = "teardown"
+)
+
+// Write saves the journal as indented JSON.
+func (j *Journal) Write(path string) error {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read loads a journal written by Write.
+func Read(path string) (*Journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("read report %s: not a demohost journal: %w", path, err)
+	}
+	return &j, nil
+}

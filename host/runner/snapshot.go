@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/demohost/demohost/sdk"
+)
+
+// Phase is where the run is.
+type Phase int
+
+// Phases, in order.
+const (
+	PhaseStarting Phase = iota // plugin launched, Setup running
+	PhaseRunning               // walking the chapters
+	PhaseStopping              // reverting chaos and tearing down
+	PhaseDone                  // finished; Run is returning
+)
+
+// ExpectationState is an expectation's progress.
+type ExpectationState int
+
+// Expectation states.
+const (
+	Pending ExpectationState = iota
+	Met
+	TimedOut
+)
+
+// Snapshot is an immutable copy of the demo state, made by the runner
+// goroutine after every change. Views render it and nothing else.
+type Snapshot struct {
+	Subject        string
+	SubjectVersion string
+	StartedAt      time.Time
+	Phase          Phase
+
+	Index    int // current chapter, 0-based; -1 before the first
+	Chapters []ChapterSummary
+	Current  *ChapterView // nil before the first chapter
+
+	Chaos  []ActiveChaos       // faults active now
+	Health *sdk.HealthSnapshot // latest; nil before the first
+	Events []Event             // most recent last, bounded
+
+	// Notice is a transient message for the user, e.g. why advancing was
+	// refused. Empty when there is none.
+	Notice string
+	// PluginError is set when the plugin failed or crashed.
+	PluginError string
+}
+
+// ChapterSummary is one entry of the chapter list.
+type ChapterSummary struct {
+	Title  string
+	Status string // "", running, passed, failed, skipped
+}
+
+// ChapterView is the current chapter as the user sees it.
+type ChapterView struct {
+	Title         string
+	Narration     string // contract markup, see sdk/markup
+	KeyHint       string
+	BlocksAdvance bool
+	// CountdownUntil is when the chaos countdown ends (zero: none running).
+	CountdownUntil time.Time
+	ActionRunning  bool
+	Status         []string // on-enter action status lines
+	Expectations   []ExpectationView
+}
+
+// ExpectationView is one expectation of the current chapter.
+type ExpectationView struct {
+	Description string
+	State       ExpectationState
+	Deadline    time.Time
+	MetAt       time.Time
+}
+
+// ActiveChaos is a fault injected and not yet reverted.
+type ActiveChaos struct {
+	Name       string
+	Type       sdk.ChaosType
+	Target     string
+	InjectedAt time.Time
+	Until      time.Time // zero: until reverted
+}
+
+// Event is one line for the events panel.
+type Event struct {
+	At      time.Time
+	Kind    string // journal.Kind* constants
+	Message string
+}
