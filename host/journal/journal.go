@@ -72,6 +72,9 @@ type Chaos struct {
 	// RevertedBy: duration | chapter | exit | recover.
 	RevertedBy  string `json:"reverted_by,omitempty"`
 	RevertError string `json:"revert_error,omitempty"`
+	// Evidence is what health showed before, during and after the fault;
+	// filled by (*Journal).AddEvidence once the run is over.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // ViolationSeen is an invariant that was violated at least once.
