@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/tui"
+)
+
+// stopWait bounds how long a host that panicked waits for the runner to
+// revert and tear down before it exits anyway (the plugin then reverts on
+// its own when it gets SIGTERM).
+const stopWait = 30 * time.Second
+
+// runDemo is `demohost --plugin ...`: it runs the chapters headless or in
+// the terminal UI, writes the report and returns the exit code.
+func runDemo(o runOptions, stdout, stderr io.Writer) int {
+	if !o.headless && !(isTerminal(os.Stdin) && isTerminal(os.Stdout)) {
+		return fail(stderr, errors.New("the UI needs a terminal; run with --headless (and --report FILE for a JSON journal)"))
+	}
+	if err := checkReportPath(o.report); err != nil {
+		return fail(stderr, err)
+	}
+	s, err := openSession(o.common)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer s.Close()
+
+	r := runner.New(runner.Config{
+		Subject:     s.plugin.Subject,
+		Description: s.desc,
+		Options:     o.set,
+		Chapters:    s.chapters,
+		Headless:    o.headless,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupted := onSignals(s, r, cancel, o.headless, stderr)
+
+	var j *journal.Journal
+	if o.headless {
+		fmt.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)\n", s.desc.Name, s.desc.Version, len(s.chapters), s.logPath)
+		j, err = runHeadless(ctx, s, r, stdout)
+	} else {
+		j, err = runTUI(ctx, s, r, tui.Options{Watches: o.watches})
+	}
+	return finish(s, o, j, err, interrupted, stdout, stderr)
+}
+
+// finish writes the report, says how the run ended and picks the exit code.
+func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrupted *atomic.Value, stdout, stderr io.Writer) int {
+	code := exitFailed
+	if j != nil && j.Result == journal.Passed {
+		code = exitPassed
+	}
+	if j != nil && o.report != "" {
+		if err := j.Write(o.report); err != nil {
+			fmt.Fprintf(stderr, "demohost: %v\n", err)
+			code = exitUsage
+		} else if o.headless {
+			fmt.Fprintf(stdout, "report: %s\n", o.report)
+		}
+	}
+	if sig, ok := interrupted.Load().(os.Signal); ok {
+		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
+		return exitFailed
+	}
+	if runErr != nil {
+		s.log.Error("run failed", "error", runErr)
+		fmt.Fprintf(stderr, "demohost: %v (log: %s)\n", runErr, s.logPath)
+		return exitUsage
+	}
+	return code
+}
+
+// runHeadless runs r in its own goroutine and prints its progress until it
+// returns. A panic in either goroutine still stops the run cleanly: the
+// runner reverts what it injected (or, if the runner itself panicked, the
+// plugin does when it is closed) and the exit code is 2.
+func runHeadless(ctx context.Context, s *session, r *runner.Runner, stdout io.Writer) (j *journal.Journal, err error) {
+	type result struct {
+		j   *journal.Journal
+		err error
+	}
+	done := make(chan result, 1)
+	snaps, unsubscribe := r.Subscribe()
+	defer unsubscribe()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("runner panicked", "panic", v, "stack", string(debug.Stack()))
+				done <- result{nil, fmt.Errorf("internal error in the runner: %v; the plugin reverts its chaos as it exits", v)}
+			}
+		}()
+		j, err := r.Run(ctx)
+		done <- result{j, err}
+	}()
+
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("host panicked; stopping the run", "panic", v, "stack", string(debug.Stack()))
+			r.Quit()
+			select {
+			case res := <-done:
+				j = res.j
+			case <-time.After(stopWait):
+			}
+			err = fmt.Errorf("internal error: %v; the run was stopped and its chaos reverted", v)
+		}
+	}()
+
+	p := newProgress(stdout, len(s.chapters))
+	for {
+		select {
+		case snap, ok := <-snaps:
+			if !ok {
+				snaps = nil // Run is returning; wait for its result
+				continue
+			}
+			p.snapshot(snap)
+		case res := <-done:
+			if res.j != nil {
+				p.finish(res.j)
+			}
+			return res.j, res.err
+		}
+	}
+}
+
+// runTUI runs the terminal UI. tui.Run restores the terminal even when it
+// panics; the panic is caught here so the run still reverts its chaos.
+func runTUI(ctx context.Context, s *session, r *runner.Runner, opts tui.Options) (j *journal.Journal, err error) {
+	snaps, unsubscribe := r.Subscribe()
+	defer unsubscribe()
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("host panicked; stopping the run", "panic", v, "stack", string(debug.Stack()))
+			r.Quit()
+			waitClosed(snaps, stopWait)
+			err = fmt.Errorf("internal error: %v; the run was stopped and its chaos reverted", v)
+		}
+	}()
+	return tui.Run(ctx, r, opts)
+}
+
+// waitClosed waits until a runner subscription closes (Run has returned)
+// or d has passed.
+func waitClosed(snaps <-chan runner.Snapshot, d time.Duration) {
+	deadline := time.After(d)
+	for {
+		select {
+		case _, ok := <-snaps:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// onSignals makes SIGINT, SIGTERM and SIGHUP end the run the way `q` does:
+// the runner reverts chaos and tears down before demohost exits. A second
+// signal exits at once; the plugin then reverts on its own (it gets SIGTERM
+// when the host dies). It returns where the first signal is recorded.
+func onSignals(s *session, r *runner.Runner, cancel context.CancelFunc, headless bool, stderr io.Writer) *atomic.Value {
+	var got atomic.Value
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		sig := <-sigs
+		got.Store(sig)
+		s.log.Warn("signal received; reverting chaos and tearing down", "signal", sig.String())
+		if headless {
+			fmt.Fprintf(stderr, "demohost: %v: reverting chaos and tearing down (again to exit at once)\n", sig)
+		}
+		r.Quit()
+		cancel()
+		sig = <-sigs
+		s.log.Warn("second signal; exiting now", "signal", sig.String())
+		fmt.Fprintf(stderr, "demohost: %v again: exiting now; the plugin reverts its chaos as it exits\n", sig)
+		os.Exit(exitUsage)
+	}()
+	return &got
+}
+
+// checkReportPath fails early, before anything starts, if the report could
+// not be written.
+func checkReportPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return fmt.Errorf("--report %s: directory %s does not exist; create it or write the report elsewhere", path, dir)
+	}
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("--report %s is a directory; pass a file name such as %s", path, filepath.Join(path, "report.json"))
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/demohost/demohost/host/tui"
+)
+
+const usage = `demohost runs a guided chaos demo of a subject plugin.
+
+Usage:
+  demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
+  demohost describe --plugin PATH [--set key=value]...
+
+PATH is a plugin executable, a directory holding one (./plugins/example after
+make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
+
+Flags:
+  --plugin PATH          the subject plugin to run
+  --set key=value        a subject option (repeatable; see demohost describe)
+  --headless             no terminal UI: advance by itself, print progress, exit 0 only if every chapter passed
+  --report FILE          write the run's JSON journal to FILE
+  --log-file FILE        demohost and plugin log (default $XDG_STATE_HOME/demohost/demohost.log)
+  --plugin-sha256 HEX    refuse to start the plugin unless its SHA-256 is HEX
+  --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
+
+Exit codes: 0 every chapter passed, 1 a chapter failed, 2 bad input or plugin error.
+`
+
+// errHelp asks for the usage text.
+var errHelp = errors.New("help requested")
+
+// runOptions is a parsed `demohost --plugin ...` command line.
+type runOptions struct {
+	common
+	headless bool
+	report   string
+	watches  []tui.Watch
+}
+
+// describeOptions is a parsed `demohost describe` command line.
+type describeOptions struct {
+	common
+}
+
+// common holds the flags every command takes.
+type common struct {
+	plugin  string
+	sha256  string
+	set     map[string]string
+	logFile string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	c.set = map[string]string{}
+	fs.StringVar(&c.plugin, "plugin", "", "")
+	fs.StringVar(&c.sha256, "plugin-sha256", "", "")
+	fs.StringVar(&c.logFile, "log-file", "", "")
+	fs.Func("set", "", func(s string) error {
+		k, v, err := parseSet(s)
+		if err != nil {
+			return err
+		}
+		c.set[k] = v
+		return nil
+	})
+}
+
+func parseRunArgs(args []string) (runOptions, error) {
+	var o runOptions
+	fs := newFlagSet()
+	o.register(fs)
+	fs.BoolVar(&o.headless, "headless", false, "")
+	fs.StringVar(&o.report, "report", "", "")
+	fs.Func("watch", "", func(s string) error {
+		name, cmd, ok := strings.Cut(s, "=")
+		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(cmd) == "" {
+			return fmt.Errorf("want NAME=COMMAND, e.g. --watch 'redis=redis-cli info stats'")
+		}
+		o.watches = append(o.watches, tui.Watch{Name: strings.TrimSpace(name), Command: cmd})
+		return nil
+	})
+	if err := parse(fs, args); err != nil {
+		return o, err
+	}
+	if o.plugin == "" {
+		return o, errors.New("no plugin given: pass --plugin PATH (e.g. --plugin ./plugins/example after `make build`)")
+	}
+	return o, nil
+}
+
+func parseDescribeArgs(args []string) (describeOptions, error) {
+	var o describeOptions
+	fs := newFlagSet()
+	o.register(fs)
+	if err := parse(fs, args); err != nil {
+		return o, err
+	}
+	if o.plugin == "" {
+		return o, errors.New("describe needs a plugin: demohost describe --plugin PATH")
+	}
+	return o, nil
+}
+
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("demohost", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed as one line by the caller
+	return fs
+}
+
+// parse parses args and turns the flag package's errors into one line with
+// the fix.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	if err != nil {
+		return fmt.Errorf("%v; see demohost --help", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: flags come as --name value; see demohost --help", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseSet splits one --set key=value. The key must be non-empty and
+// without spaces; the value may be empty or hold '='.
+func parseSet(s string) (key, value string, err error) {
+	key, value, ok := strings.Cut(s, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" || strings.ContainsAny(key, " \t\n") {
+		return "", "", fmt.Errorf("want key=value, e.g. --set nodes=5 (see demohost describe for the options)")
+	}
+	return key, value, nil
+}

@@ -1,0 +1,56 @@
+// Command demohost runs guided chaos demos: it launches a subject plugin,
+// walks its chapters in the terminal (or headless, for CI) and reverts
+// every fault it injected on the way out. See README.md.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes (DESIGN.md, "CLI contract").
+const (
+	exitPassed = 0 // every chapter passed
+	exitFailed = 1 // a chapter failed (or the demo was quit before its end)
+	exitUsage  = 2 // bad input, or the plugin failed
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "describe" {
+		opts, err := parseDescribeArgs(args[1:])
+		if err != nil {
+			return usageError(stdout, stderr, err)
+		}
+		return fail(stderr, describe(opts, stdout))
+	}
+	opts, err := parseRunArgs(args)
+	if err != nil {
+		return usageError(stdout, stderr, err)
+	}
+	return runDemo(opts, stdout, stderr)
+}
+
+// usageError prints help for -h, else the one-line error.
+func usageError(stdout, stderr io.Writer, err error) int {
+	if err == errHelp {
+		fmt.Fprint(stdout, usage)
+		return exitPassed
+	}
+	return fail(stderr, err)
+}
+
+// fail prints err as the one line a user sees and returns exitUsage (or
+// exitPassed when err is nil).
+func fail(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitPassed
+	}
+	fmt.Fprintf(stderr, "demohost: %v\n", err)
+	return exitUsage
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/runner"
+)
+
+// panicEnv makes the host panic when the first fault is injected. Tests use
+// it to check that a host panic still reverts the chaos; it does nothing
+// else.
+const panicEnv = "DEMOHOST_TEST_PANIC_ON_CHAOS"
+
+// progress prints a headless run's progress, one line each: faults injected
+// and reverted, errors, and each chapter's result once it is known.
+type progress struct {
+	w        io.Writer
+	total    int
+	seen     map[string]bool // events already printed
+	reported map[int]bool    // chapters whose result was printed
+	panicky  bool
+}
+
+func newProgress(w io.Writer, chapters int) *progress {
+	return &progress{
+		w: w, total: chapters,
+		seen: map[string]bool{}, reported: map[int]bool{},
+		panicky: os.Getenv(panicEnv) != "",
+	}
+}
+
+// snapshot prints what is new in s.
+func (p *progress) snapshot(s runner.Snapshot) {
+	for _, e := range s.Events {
+		key := fmt.Sprintf("%d|%s|%s", e.At.UnixNano(), e.Kind, e.Message)
+		if p.seen[key] {
+			continue
+		}
+		p.seen[key] = true
+		switch e.Kind {
+		case journal.KindChaos, journal.KindRevert, journal.KindError:
+			fmt.Fprintf(p.w, "%s %-6s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Message)
+			if p.panicky && e.Kind == journal.KindChaos {
+				panic("test panic requested by " + panicEnv)
+			}
+		}
+	}
+	for i, c := range s.Chapters {
+		switch c.Status {
+		case journal.Passed, journal.Failed, journal.Skipped:
+			p.chapter(i, c.Title, c.Status)
+		}
+	}
+}
+
+// finish prints the results not printed yet, the reasons chapters failed
+// and a summary line.
+func (p *progress) finish(j *journal.Journal) {
+	if j.Result == "" {
+		return // the run never started
+	}
+	passed := 0
+	for _, c := range j.Chapters {
+		if c.Status == journal.Passed {
+			passed++
+		}
+		p.chapter(c.Index, c.Title, c.Status)
+		if c.Status == journal.Failed {
+			for _, e := range c.Expectations {
+				if !e.Met {
+					fmt.Fprintf(p.w, "    unmet: %s: %s\n", e.Description, e.Reason)
+				}
+			}
+			if c.Error != "" {
+				fmt.Fprintf(p.w, "    error: %s\n", c.Error)
+			}
+		}
+	}
+	reverted := 0
+	for _, c := range j.Chaos {
+		if c.RevertedAt != nil {
+			reverted++
+		}
+	}
+	fmt.Fprintf(p.w, "result: %s: %d/%d chapters passed; %d faults injected, %d reverted\n",
+		strings.ToUpper(j.Result), passed, p.total, len(j.Chaos), reverted)
+}
+
+func (p *progress) chapter(i int, title, status string) {
+	if p.reported[i] || status == "" {
+		return
+	}
+	p.reported[i] = true
+	fmt.Fprintf(p.w, "chapter %d/%d %-7s %s\n", i+1, p.total, status, title)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/sdk"
+)
+
+// startTimeoutEnv overrides the plugin handshake timeout (a Go duration);
+// tests shorten it, a slow machine may lengthen it.
+const startTimeoutEnv = "DEMOHOST_START_TIMEOUT"
+
+// session is a launched and configured plugin with its chapters checked,
+// and the log both write to. Close it on every path.
+type session struct {
+	log      hclog.Logger
+	logPath  string
+	logFile  io.Closer
+	path     string // plugin executable
+	plugin   *pluginhost.Plugin
+	desc     *sdk.Description
+	chapters []*sdk.Chapter
+}
+
+// openSession runs the common start of every command: log file, resolve,
+// launch, Describe, Configure(--set), Chapters, sdk.ValidateChapters.
+func openSession(c common) (_ *session, err error) {
+	s := &session{logPath: c.logFile}
+	if s.logPath == "" {
+		if s.logPath, err = pluginhost.DefaultLogPath(os.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	if s.log, s.logFile, err = pluginhost.OpenLog(s.logPath); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.log.Error("start failed", "error", err)
+			s.Close()
+		}
+	}()
+
+	startTimeout, err := durationEnv(startTimeoutEnv)
+	if err != nil {
+		return nil, err
+	}
+	if s.path, err = pluginhost.Resolve(c.plugin, pluginhost.SearchPath(os.Getenv(pluginhost.PathEnv))); err != nil {
+		return nil, err
+	}
+	s.log.Info("launching plugin", "path", s.path, "pinned", c.sha256 != "")
+	s.plugin, err = pluginhost.Launch(pluginhost.Config{
+		Path:         s.path,
+		SHA256:       c.sha256,
+		Logger:       s.log.Named("plugin"),
+		StartTimeout: startTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if s.desc, err = s.plugin.Subject.Describe(ctx); err != nil {
+		return nil, s.rpcError("Describe", err)
+	}
+	if err = s.plugin.Subject.Configure(ctx, c.set); err != nil {
+		if status.Code(err) == codes.InvalidArgument {
+			return nil, errors.New(status.Convert(err).Message())
+		}
+		return nil, s.rpcError("Configure", err)
+	}
+	if s.chapters, err = s.plugin.Subject.Chapters(ctx); err != nil {
+		return nil, s.rpcError("Chapters", err)
+	}
+	if err = sdk.ValidateChapters(s.chapters, s.desc.ChaosTypes); err != nil {
+		return nil, fmt.Errorf("plugin %s returned an invalid chapter list: %v; fix its Chapters (sdk.ValidateChapters in the plugin's tests catches this)", s.path, err)
+	}
+	return s, nil
+}
+
+// Close ends the plugin (the sdk reverts anything still active) and closes
+// the log.
+func (s *session) Close() {
+	if s.plugin != nil {
+		s.plugin.Close()
+	}
+	if s.logFile != nil {
+		s.log.Info("demohost exiting")
+		_ = s.logFile.Close()
+	}
+}
+
+// rpcError says which call failed and why, without gRPC's framing.
+func (s *session) rpcError(call string, err error) error {
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("plugin %s did not answer %s in time: it may be hung (its log is in %s)", s.path, call, s.logPath)
+	case codes.Unavailable:
+		return fmt.Errorf("plugin %s stopped answering during %s: it may have crashed (its log is in %s)", s.path, call, s.logPath)
+	default:
+		return fmt.Errorf("plugin %s: %s failed: %s", s.path, call, st.Message())
+	}
+}
+
+// durationEnv reads an optional duration from the environment.
+func durationEnv(name string) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 10s, or unset it", name, v)
+	}
+	return d, nil
+}

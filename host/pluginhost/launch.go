@@ -1,0 +1,211 @@
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/demohost/demohost/sdk"
+)
+
+// Defaults of Config.
+const (
+	DefaultStartTimeout = 10 * time.Second
+	DefaultCallTimeout  = 15 * time.Second
+	// closeTimeout bounds how long Close waits for the plugin to revert,
+	// tear down and exit after SIGTERM (the sdk itself allows 20s).
+	closeTimeout = 25 * time.Second
+)
+
+// Config says how to launch a plugin.
+type Config struct {
+	// Path is the plugin executable (see Resolve). It is executed directly,
+	// never through a shell, so SHA256 pins what actually runs.
+	Path string
+	// SHA256 pins the executable (hex); a mismatch means it never starts.
+	SHA256 string
+	// Logger receives go-plugin's messages and the plugin's stderr
+	// (default: discarded). Never the terminal.
+	Logger hclog.Logger
+	// StartTimeout bounds the handshake (default DefaultStartTimeout).
+	StartTimeout time.Duration
+	// CallTimeout is the deadline of every unary RPC made without one
+	// (default DefaultCallTimeout). Streams are bounded by their context.
+	CallTimeout time.Duration
+}
+
+// Plugin is a running subject plugin. Close it on every exit path.
+type Plugin struct {
+	// Subject is the plugin's side of the contract.
+	Subject *sdk.Client
+	client  *plugin.Client
+	cmd     *exec.Cmd
+	closed  sync.Once
+}
+
+// ParseSHA256 checks a --plugin-sha256 value and returns its bytes.
+func ParseSHA256(s string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("--plugin-sha256 %q is not a SHA-256 in hex: pass the 64 hex digits `sha256sum PLUGIN` prints", s)
+	}
+	return b, nil
+}
+
+// Launch starts the plugin, completes the handshake (gRPC only, automatic
+// mutual TLS) and returns it ready for calls. The plugin runs in its own
+// process group, so a terminal's Ctrl-C reaches only the host, and gets
+// SIGTERM if the host dies. Errors are one line that says what to do.
+func Launch(cfg Config) (*Plugin, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	var secure *plugin.SecureConfig
+	if cfg.SHA256 != "" {
+		sum, err := ParseSHA256(cfg.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
+
+	cmd := exec.Command(cfg.Path)
+	cmd.SysProcAttr = processAttr()
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Managed:          true,
+		StartTimeout:     cfg.StartTimeout,
+		Logger:           cfg.Logger,
+		Stderr:           io.Discard, // stderr already reaches Logger line by line
+		GRPCDialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
+	})
+	p := &Plugin{client: client, cmd: cmd}
+
+	rpc, err := client.Client()
+	if err != nil {
+		p.Close()
+		return nil, launchError(cfg, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("plugin %s: %w", cfg.Path, err)
+	}
+	sub, ok := raw.(*sdk.Client)
+	if !ok {
+		p.Close()
+		return nil, fmt.Errorf("plugin %s served %T, not a demohost subject: rebuild it with this demohost's sdk", cfg.Path, raw)
+	}
+	p.Subject = sub
+	return p, nil
+}
+
+// Exited reports whether the plugin process has ended (e.g. crashed).
+func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// Close ends the plugin: SIGTERM, on which sdk.Serve reverts any chaos still
+// active and tears down, then waits for it to exit (bounded), kills it if it
+// did not, and kills anything left in its process group so no child
+// outlives it. Safe to call more than once.
+func (p *Plugin) Close() {
+	p.closed.Do(func() {
+		if p.Subject != nil && p.cmd.Process != nil && !p.client.Exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			deadline := time.Now().Add(closeTimeout)
+			for !p.client.Exited() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		p.client.Kill()
+		if p.cmd.Process != nil {
+			// The group may be empty already; ESRCH is fine.
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+}
+
+// defaultDeadline gives every unary RPC without a deadline one of d, so a
+// hung plugin cannot block the host forever.
+func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
+
+// launchError turns go-plugin's start errors into one line naming the
+// problem and the fix.
+func launchError(cfg Config, err error) error {
+	path, msg := cfg.Path, err.Error()
+	notPlugin := "build plugins with sdk.Serve (see sdk/README.md) and pass that executable"
+	switch {
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		actual := "unknown"
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			sum := sha256.Sum256(b)
+			actual = hex.EncodeToString(sum[:])
+		}
+		return fmt.Errorf("plugin %s does not match --plugin-sha256: its SHA-256 is %s; it was not started (pin the new hash only if you trust this build)", path, actual)
+	case strings.Contains(msg, "incompatible API version"):
+		theirs := "another"
+		if m := pluginVersionRE.FindStringSubmatch(msg); m != nil {
+			theirs = m[1]
+		}
+		return fmt.Errorf("plugin %s speaks demohost protocol %s, this demohost speaks protocol %d: rebuild the plugin against this demohost's sdk (or use a demohost of protocol %s)", path, theirs, sdk.ProtocolVersion, theirs)
+	case strings.Contains(msg, "timeout while waiting for plugin to start"):
+		return fmt.Errorf("plugin %s did not finish the handshake within %s: its main must call sdk.Serve and print nothing before it (its stderr is in the log file)", path, cfg.StartTimeout)
+	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
+		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
+		if first == "" {
+			return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+		}
+		return fmt.Errorf("%s is not a demohost plugin: it printed %q instead of the plugin handshake; %s", path, truncate(first, 60), notPlugin)
+	case strings.Contains(msg, "plugin exited before we could connect"):
+		return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+	case strings.Contains(msg, "unsupported plugin protocol"):
+		return fmt.Errorf("plugin %s serves net/rpc, demohost needs gRPC: build it with sdk.Serve (see sdk/README.md)", path)
+	case errors.Is(err, syscall.ENOEXEC) || strings.Contains(msg, "exec format error"):
+		return fmt.Errorf("%s cannot be executed (exec format error): pass a plugin built for this machine, e.g. with `make build`", path)
+	default:
+		first, _, _ := strings.Cut(msg, "\n")
+		return fmt.Errorf("plugin %s failed to start: %s (details in the log file)", path, first)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package pluginhost
+
+import "syscall"
+
+// processAttr puts the plugin in its own process group; without a
+// parent-death signal, sdk.Serve's parent watch ends it if the host dies.
+func processAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
