@@ -7,6 +7,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
@@ -14,6 +16,8 @@ import (
 )
 
 // Subject is the plugin as the runner uses it; *sdk.Client satisfies it.
+// Setup and Teardown call progress on the caller's goroutine before they
+// return (as *sdk.Client does).
 type Subject interface {
 	Setup(ctx context.Context, progress func(*sdk.ProgressEvent)) error
 	Teardown(ctx context.Context, progress func(*sdk.ProgressEvent)) error
@@ -21,6 +25,14 @@ type Subject interface {
 	InjectChaos(ctx context.Context, cfg *sdk.ChaosConfig) (*sdk.Injected, error)
 	RevertChaos(ctx context.Context, handle string, cfg *sdk.ChaosConfig) (string, error)
 	WatchHealth(ctx context.Context, interval time.Duration, snap func(*sdk.HealthSnapshot)) error
+}
+
+// ChaosLog is told of every injection and every successful revert,
+// synchronously, so a record on disk can outlive a crashed host
+// (host/chaoslog implements it).
+type ChaosLog interface {
+	Injected(journal.Chaos) error
+	Reverted(journal.Chaos) error
 }
 
 // Config is what a run needs. Description and Chapters come from the plugin
@@ -38,21 +50,88 @@ type Config struct {
 	// Dwell is how long headless mode stays on a chapter without
 	// expectations (default 1s).
 	Dwell time.Duration
+	// RPCTimeout bounds each InjectChaos and RevertChaos call (default 15s).
+	RPCTimeout time.Duration
+	// SetupTimeout bounds Setup and Teardown (default 5m).
+	SetupTimeout time.Duration
+	// ChaosLog, if set, records injections and reverts as they happen.
+	ChaosLog ChaosLog
 }
+
+// Result of a run that ended early (quit, signal, plugin failure).
+const ResultAborted = "aborted"
+
+// Defaults for the Config durations left zero.
+const (
+	DefaultHealthInterval = 250 * time.Millisecond
+	DefaultDwell          = time.Second
+	DefaultRPCTimeout     = 15 * time.Second
+	DefaultSetupTimeout   = 5 * time.Minute
+)
 
 // Runner runs one demo. Create it with New, start it with Run.
 type Runner struct {
 	cfg Config
+
+	msgs     chan func(*run) // work for the loop goroutine
+	quit     chan struct{}   // closed by Quit
+	quitOnce sync.Once
+	done     chan struct{} // closed when Run returns
+	started  atomic.Bool
+
+	subMu      sync.Mutex
+	subs       map[chan Snapshot]struct{}
+	last       *Snapshot
+	subsClosed bool
 }
 
 // New returns a runner for cfg.
-func New(cfg Config) *Runner { return &Runner{cfg: cfg} }
+func New(cfg Config) *Runner {
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = DefaultHealthInterval
+	}
+	if cfg.Dwell <= 0 {
+		cfg.Dwell = DefaultDwell
+	}
+	if cfg.RPCTimeout <= 0 {
+		cfg.RPCTimeout = DefaultRPCTimeout
+	}
+	if cfg.SetupTimeout <= 0 {
+		cfg.SetupTimeout = DefaultSetupTimeout
+	}
+	return &Runner{
+		cfg:  cfg,
+		msgs: make(chan func(*run), 64),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+		subs: map[chan Snapshot]struct{}{},
+	}
+}
 
 // Run sets the subject up, walks the chapters until the last one is done
 // (headless) or Quit is called or ctx ends, then reverts every active fault
-// and tears down. It always returns the journal, even with an error.
+// and tears down. It always returns the journal. The error is non-nil when
+// the plugin failed (Setup, an RPC, the plugin process died); Result in the
+// journal says passed, failed or aborted.
 func (r *Runner) Run(ctx context.Context) (*journal.Journal, error) {
-	return &journal.Journal{}, errors.New("runner: not implemented yet")
+	if !r.started.CompareAndSwap(false, true) {
+		return &journal.Journal{}, errors.New("runner: Run called twice; create a new Runner with New")
+	}
+	defer close(r.done)
+	defer r.closeSubscribers()
+	if r.cfg.Subject == nil || len(r.cfg.Chapters) == 0 {
+		return &journal.Journal{}, errors.New("runner: no subject or no chapters to run")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return newRun(r, ctx).run()
 }
 
 // Subscribe returns a channel that always holds the latest Snapshot (older
@@ -60,15 +139,67 @@ func (r *Runner) Run(ctx context.Context) (*journal.Journal, error) {
 // returns.
 func (r *Runner) Subscribe() (<-chan Snapshot, func()) {
 	ch := make(chan Snapshot, 1)
-	return ch, func() {}
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	if r.last != nil {
+		ch <- *r.last
+	}
+	if r.subsClosed {
+		close(ch)
+		return ch, func() {}
+	}
+	r.subs[ch] = struct{}{}
+	return ch, func() {
+		r.subMu.Lock()
+		defer r.subMu.Unlock()
+		if _, ok := r.subs[ch]; ok {
+			delete(r.subs, ch)
+			close(ch)
+		}
+	}
 }
 
 // Next advances to the next chapter (refused, with a Notice, while a
-// blocks_advance chapter runs its countdown or action).
-func (r *Runner) Next() {}
+// blocks_advance chapter runs its countdown or action). From a chapter
+// shown again by Prev it moves back toward the newest one without
+// re-running anything.
+func (r *Runner) Next() { r.send(func(u *run) { u.next() }) }
 
 // Prev shows the previous chapter again without re-running it.
-func (r *Runner) Prev() {}
+func (r *Runner) Prev() { r.send(func(u *run) { u.prev() }) }
 
 // Quit ends the run: active chaos is reverted and the subject torn down.
-func (r *Runner) Quit() {}
+// It returns at once; Run returns when the cleanup is done.
+func (r *Runner) Quit() { r.quitOnce.Do(func() { close(r.quit) }) }
+
+// send queues f for the loop goroutine; it gives up once Run has returned.
+func (r *Runner) send(f func(*run)) {
+	select {
+	case r.msgs <- f:
+	case <-r.done:
+	}
+}
+
+// publish hands s to every subscriber, replacing what it has not read yet.
+func (r *Runner) publish(s Snapshot) {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	r.last = &s
+	for ch := range r.subs {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- s // never blocks: this is the only sender and the buffer is empty
+	}
+}
+
+func (r *Runner) closeSubscribers() {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	r.subsClosed = true
+	for ch := range r.subs {
+		close(ch)
+	}
+	clear(r.subs)
+}

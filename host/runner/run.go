@@ -1,0 +1,251 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/sdk"
+)
+
+// maxEvents bounds Snapshot.Events (the journal keeps every event).
+const maxEvents = 200
+
+// noticeFor is how long a Notice stays up.
+const noticeFor = 4 * time.Second
+
+// run is the state of one Run. Only the loop goroutine touches it; other
+// goroutines and timers reach it through Runner.send.
+type run struct {
+	r   *Runner
+	cfg Config
+	ctx context.Context // ends on Quit or when Run's ctx ends
+
+	phase     Phase
+	view      int // chapter shown; -1 before the first
+	frontier  int // newest chapter entered; -1 before the first
+	chapters  []*chapterRun
+	active    []activeFault
+	health    *sdk.HealthSnapshot
+	events    []Event // the newest maxEvents
+	notice    string
+	noticeID  int
+	pluginErr string
+
+	finished     bool // the loop should stop
+	early        bool // the run ended before its last chapter was done
+	err          error
+	actionCancel context.CancelFunc
+	healthCancel context.CancelFunc
+
+	j   *journal.Journal
+	rec *recorder
+}
+
+// activeFault is an injected fault not yet reverted.
+type activeFault struct {
+	entry int // index in j.Chaos
+	cfg   *sdk.ChaosConfig
+	until time.Time
+}
+
+func newRun(r *Runner, ctx context.Context) *run {
+	now := time.Now()
+	j := &journal.Journal{
+		Subject:        r.cfg.Description.GetName(),
+		SubjectVersion: r.cfg.Description.GetVersion(),
+		Options:        r.cfg.Options,
+		Headless:       r.cfg.Headless,
+		StartedAt:      now,
+		Chapters:       []journal.Chapter{},
+		Chaos:          []journal.Chaos{},
+		ViolationsSeen: []journal.ViolationSeen{},
+		Violations:     []journal.ViolationSpan{},
+		Nodes:          []journal.NodeTransition{},
+		Metrics:        []journal.MetricSeries{},
+		Events:         []journal.Event{},
+	}
+	u := &run{r: r, cfg: r.cfg, ctx: ctx, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
+	for _, c := range r.cfg.Chapters {
+		u.chapters = append(u.chapters, newChapterRun(c))
+	}
+	return u
+}
+
+// run is the loop: Setup, the chapters, then stop.
+func (u *run) run() (j *journal.Journal, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			u.cleanupAfterPanic()
+			panic(p)
+		}
+	}()
+	u.publish()
+	if !u.setup() {
+		return u.stop()
+	}
+	u.phase = PhaseRunning
+	healthCtx, cancel := context.WithCancel(u.ctx)
+	u.healthCancel = cancel
+	go u.watchHealth(healthCtx)
+	u.enter(0)
+	for !u.finished {
+		select {
+		case f := <-u.r.msgs:
+			f(u)
+		case <-u.ctx.Done():
+			u.event(journal.KindChapter, "quit: stopping the run")
+			// Quitting on the last chapter of an interactive demo is its
+			// normal end; anywhere else the run was cut short.
+			u.finish(u.cfg.Headless || u.frontier < len(u.chapters)-1)
+		}
+		u.publish()
+	}
+	return u.stop()
+}
+
+// setup calls Subject.Setup; false means the run cannot go on.
+func (u *run) setup() bool {
+	u.event(journal.KindSetup, "setting up "+u.j.Subject)
+	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.SetupTimeout)
+	defer cancel()
+	err := u.cfg.Subject.Setup(ctx, func(p *sdk.ProgressEvent) {
+		u.event(journal.KindSetup, p.GetMessage())
+		u.publish()
+	})
+	if err == nil {
+		u.event(journal.KindSetup, "setup done")
+		return true
+	}
+	u.early = true
+	if u.ctx.Err() != nil {
+		u.event(journal.KindSetup, "setup interrupted: quitting")
+	} else {
+		u.pluginFailed("setup", err)
+	}
+	return false
+}
+
+// finish ends the loop; early marks the run aborted.
+func (u *run) finish(early bool) {
+	u.finished = true
+	u.early = u.early || early
+}
+
+// stop reverts every active fault, tears down and completes the journal.
+func (u *run) stop() (*journal.Journal, error) {
+	u.phase = PhaseStopping
+	if u.healthCancel != nil {
+		u.healthCancel()
+	}
+	if u.frontier >= 0 {
+		u.leave(u.frontier)
+	}
+	u.publish()
+	u.revertAll(revertedByExit)
+	u.teardown()
+	u.phase = PhaseDone
+	u.completeJournal()
+	u.publish()
+	return u.j, u.err
+}
+
+func (u *run) teardown() {
+	u.event(journal.KindTeardown, "tearing down "+u.j.Subject)
+	u.publish()
+	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.SetupTimeout)
+	defer cancel()
+	err := u.cfg.Subject.Teardown(ctx, func(p *sdk.ProgressEvent) {
+		u.event(journal.KindTeardown, p.GetMessage())
+		u.publish()
+	})
+	if err != nil {
+		u.event(journal.KindError, "teardown: "+err.Error())
+		if u.err == nil {
+			u.err = fmt.Errorf("teardown: %w", err)
+		}
+		return
+	}
+	u.event(journal.KindTeardown, "teardown done")
+}
+
+// cleanupAfterPanic reverts what it can and tears down, so a bug in the
+// runner never leaves a fault behind.
+func (u *run) cleanupAfterPanic() {
+	defer func() { _ = recover() }() // the state may be broken; the first panic is the one to report
+	for _, f := range u.active {
+		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.RPCTimeout)
+		_, _ = u.cfg.Subject.RevertChaos(ctx, u.j.Chaos[f.entry].Handle, f.cfg)
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.SetupTimeout)
+	defer cancel()
+	_ = u.cfg.Subject.Teardown(ctx, nil)
+}
+
+// pluginFailed records a failed RPC or a dead plugin. Headless runs end
+// (aborted); interactive ones stay up so the user can see it and quit.
+func (u *run) pluginFailed(what string, err error) {
+	msg := what + ": " + err.Error()
+	u.event(journal.KindError, msg)
+	if u.pluginErr == "" {
+		u.pluginErr = msg
+	}
+	if u.err == nil {
+		u.err = fmt.Errorf("plugin error: %s: %w", what, err)
+	}
+	if u.cfg.Headless {
+		u.finish(true)
+	}
+}
+
+// event appends a timestamped line to the journal and the events panel.
+func (u *run) event(kind, msg string) {
+	e := Event{At: time.Now(), Kind: kind, Message: msg}
+	u.j.Events = append(u.j.Events, journal.Event{At: e.At, Kind: kind, Message: msg})
+	u.events = append(u.events, e)
+	if len(u.events) > maxEvents {
+		u.events = append([]Event(nil), u.events[len(u.events)-maxEvents:]...)
+	}
+}
+
+// setNotice shows msg until noticeFor passes or another notice replaces it.
+func (u *run) setNotice(msg string) {
+	u.notice = msg
+	u.noticeID++
+	id := u.noticeID
+	u.after(noticeFor, func(u *run) {
+		if u.noticeID == id {
+			u.notice = ""
+		}
+	})
+}
+
+// after runs f on the loop goroutine once d has passed.
+func (u *run) after(d time.Duration, f func(*run)) {
+	time.AfterFunc(d, func() { u.r.send(f) })
+}
+
+// completeJournal fills in chapters, open violation spans and the result.
+func (u *run) completeJournal() {
+	u.j.FinishedAt = time.Now()
+	u.j.Chapters = make([]journal.Chapter, len(u.chapters))
+	allPassed := true
+	for i, c := range u.chapters {
+		u.j.Chapters[i] = c.journal(i)
+		if u.j.Chapters[i].Status != journal.Passed {
+			allPassed = false
+		}
+	}
+	switch {
+	case u.early:
+		u.j.Result = ResultAborted
+	case allPassed:
+		u.j.Result = journal.Passed
+	default:
+		u.j.Result = journal.Failed
+	}
+	u.event(journal.KindChapter, "run "+u.j.Result)
+	u.j.FinishedAt = time.Now()
+}
