@@ -1,0 +1,157 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/demohost/demohost/host/journal"
+)
+
+// JUnit XML in the common shape CI systems read (Jenkins, GitLab, GitHub
+// test reporters): testsuites > testsuite > testcase, with failure and
+// skipped children.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  *junitText      `xml:"system-out,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",cdata"`
+}
+
+// junitText is multi-line text, kept readable as CDATA.
+type junitText struct {
+	Text string `xml:",cdata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr,omitempty"`
+}
+
+// WriteJUnit renders j as JUnit XML: one testsuite for the run, one
+// testcase per chapter (named by its title, timed), a failure holding the
+// unmet expectations and their reasons, skipped chapters as <skipped/>.
+// What each fault did goes to the suite's system-out.
+func WriteJUnit(w io.Writer, j *journal.Journal) error {
+	j, err := canonical(j)
+	if err != nil {
+		return err
+	}
+	start, end := j.Span()
+	if !j.StartedAt.IsZero() {
+		start = j.StartedAt
+	}
+	suite := junitSuite{
+		Name:  "demohost." + j.Subject,
+		Time:  seconds(end.Sub(start).Seconds()),
+		Cases: []junitCase{},
+	}
+	if !start.IsZero() {
+		suite.Timestamp = start.UTC().Format("2006-01-02T15:04:05")
+	}
+	suite.Properties = append(suite.Properties,
+		junitProperty{Name: "subject", Value: j.Subject},
+		junitProperty{Name: "subject_version", Value: j.SubjectVersion},
+		junitProperty{Name: "result", Value: j.Result},
+	)
+	for _, k := range sortedKeys(j.Options) {
+		suite.Properties = append(suite.Properties, junitProperty{Name: "option." + k, Value: j.Options[k]})
+	}
+	for _, c := range j.Chapters {
+		tc := junitCase{
+			Name:      c.Title,
+			Classname: "demohost." + j.Subject,
+			Time:      seconds(elapsed(c).Seconds()),
+		}
+		switch c.Status {
+		case journal.Passed:
+		case journal.Failed:
+			reasons := unmet(c)
+			if len(reasons) == 0 {
+				reasons = []string{"chapter failed"}
+			}
+			tc.Failure = &junitFailure{Message: strings.Join(reasons, "; "), Type: "expectation", Text: strings.Join(reasons, "\n")}
+			suite.Failures++
+		default:
+			msg := "skipped"
+			if c.Status != journal.Skipped {
+				msg = "not run (the run ended first)"
+			}
+			tc.Skipped = &junitSkipped{Message: msg}
+			suite.Skipped++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	suite.Tests = len(suite.Cases)
+	var out []string
+	for _, c := range j.Chaos {
+		out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
+	}
+	if len(out) > 0 {
+		suite.SystemOut = &junitText{Text: strings.Join(out, "\n")}
+	}
+
+	doc := junitSuites{
+		Name: "demohost", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped,
+		Time: suite.Time, Suites: []junitSuite{suite},
+	}
+	b, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode junit: %w", err)
+	}
+	if _, err := io.WriteString(w, xml.Header+string(b)+"\n"); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	return nil
+}
+
+// seconds formats a JUnit time attribute: seconds with millisecond
+// precision.
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

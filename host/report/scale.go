@@ -1,0 +1,119 @@
+package report
+
+import (
+	"fmt"
+	"time"
+)
+
+// timeScale maps run time to x pixels.
+type timeScale struct {
+	start, end time.Time
+	x0, width  float64
+}
+
+func (s timeScale) x(t time.Time) float64 {
+	total := s.end.Sub(s.start)
+	if total <= 0 {
+		return s.x0
+	}
+	f := float64(t.Sub(s.start)) / float64(total)
+	return s.x0 + min(max(f, 0), 1)*s.width
+}
+
+// span returns the x and width of [from, to], at least minWidth wide so
+// that a short state or fault stays visible on a long run.
+func (s timeScale) span(from, to time.Time, minWidth float64) (x, w float64) {
+	x, w = s.x(from), s.x(to)-s.x(from)
+	if w < minWidth {
+		w = minWidth
+		if x+w > s.x0+s.width {
+			x = s.x0 + s.width - w
+		}
+	}
+	return x, w
+}
+
+// tickSteps are the spacings a time axis may use, smallest first.
+var tickSteps = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+}
+
+// ticks returns the offsets from the start at which to draw labelled
+// ticks: the smallest nice step that keeps labels minGap pixels apart.
+func (s timeScale) ticks(minGap float64) []time.Duration {
+	total := s.end.Sub(s.start)
+	step := tickSteps[len(tickSteps)-1]
+	for _, st := range tickSteps {
+		if total <= 0 || float64(st)/float64(total)*s.width >= minGap {
+			step = st
+			break
+		}
+	}
+	var out []time.Duration
+	for d := time.Duration(0); d <= total; d += step {
+		out = append(out, d)
+	}
+	return out
+}
+
+// clock formats an offset into the run: m:ss, or h:mm:ss from an hour.
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("%d:%02d", m, sec)
+}
+
+// duration formats a length for people: 850ms, 3.2s, 1m05s, 1h02m.
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// rows places labels left to right in a few rows so that none overlaps
+// another or runs past the right edge: each label goes in the first row
+// where it fits.
+type rows struct {
+	ends  []float64 // per row: where its last label ends
+	gap   float64
+	right float64 // no label ends past this
+}
+
+func newRows(n int, gap, right float64) *rows {
+	r := &rows{ends: make([]float64, n), gap: gap, right: right}
+	for i := range r.ends {
+		r.ends[i] = -1e9
+	}
+	return r
+}
+
+// place returns the row and x for a label of width w that wants to start
+// at x (moved left to end at the right edge), or row -1 when no row has
+// room.
+func (r *rows) place(x, w float64) (row int, at float64) {
+	if x+w > r.right {
+		x = r.right - w
+	}
+	for i, end := range r.ends {
+		if x >= end+r.gap {
+			r.ends[i] = x + w
+			return i, x
+		}
+	}
+	return -1, x
+}

@@ -1,0 +1,149 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/demohost/demohost/host/journal"
+)
+
+// canonical returns a deep copy of j as it reads back from its JSON:
+// times lose their monotonic reading and zone, so a journal rendered
+// straight after a run and the same journal read from disk give
+// byte-identical reports. Evidence is filled in where it is missing.
+func canonical(j *journal.Journal) (*journal.Journal, error) {
+	if j == nil {
+		return nil, fmt.Errorf("no journal to report on")
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("copy journal: %w", err)
+	}
+	var c journal.Journal
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("copy journal: %w", err)
+	}
+	for i := range c.Chaos {
+		if c.Chaos[i].Evidence == nil {
+			ev := journal.EvidenceFor(&c, i)
+			c.Chaos[i].Evidence = &ev
+		}
+	}
+	return &c, nil
+}
+
+// faultLine tells in one line what a fault did: its effect, its recovery
+// and any warning.
+func faultLine(c journal.Chaos) string {
+	ev := c.Evidence
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s", c.Name, c.Type)
+	if c.Target != "" {
+		fmt.Fprintf(&b, " on %s", c.Target)
+	}
+	if c.RevertedAt != nil {
+		fmt.Fprintf(&b, ", %s", duration(c.RevertedAt.Sub(c.InjectedAt)))
+	}
+	b.WriteString(")")
+	if ev == nil {
+		return b.String()
+	}
+	if ev.EffectAt != nil {
+		fmt.Fprintf(&b, ": effect after %s: %s", duration(ev.EffectAt.Sub(c.InjectedAt)), strings.Join(effects(ev.During), ", "))
+	}
+	if ev.RecoveredAt != nil {
+		if c.RevertedAt != nil && !ev.RecoveredAt.Before(*c.RevertedAt) {
+			fmt.Fprintf(&b, "; recovered %s after the revert", duration(ev.RecoveredAt.Sub(*c.RevertedAt)))
+		} else {
+			fmt.Fprintf(&b, "; recovered %s after the effect", duration(ev.RecoveredAt.Sub(*ev.EffectAt)))
+		}
+	}
+	if ev.Warning != "" {
+		fmt.Fprintf(&b, " — WARNING %s", ev.Warning)
+	}
+	return b.String()
+}
+
+// effects names what changed, grouping nodes that entered the same state.
+func effects(hc journal.HealthChange) []string {
+	var out []string
+	var order []string
+	byState := map[string][]string{}
+	for _, n := range hc.Nodes {
+		st := n.States[0]
+		if _, ok := byState[st]; !ok {
+			order = append(order, st)
+		}
+		byState[st] = append(byState[st], n.Node)
+	}
+	for _, st := range order {
+		names := byState[st]
+		if len(names) > 3 {
+			out = append(out, fmt.Sprintf("%d nodes %s", len(names), st))
+		} else {
+			out = append(out, strings.Join(names, ", ")+" "+st)
+		}
+	}
+	for _, v := range hc.Violations {
+		out = append(out, v.Invariant+" raised")
+	}
+	for _, m := range hc.Metrics {
+		switch {
+		case m.Max > m.High:
+			out = append(out, fmt.Sprintf("%s up to %s (normal ≤ %s)", m.Name, value(m.Max), value(m.High)))
+		default:
+			out = append(out, fmt.Sprintf("%s down to %s (normal ≥ %s)", m.Name, value(m.Min), value(m.Low)))
+		}
+	}
+	return out
+}
+
+// value formats a metric value compactly: 3 significant digits, k and M
+// for large magnitudes.
+func value(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a < 1e-6:
+		return "0"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 3, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'g', 3, 64) + "k"
+	case a >= 1000:
+		return strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// unmet lists a chapter's unmet expectations with their reasons, and its
+// error, as one line each.
+func unmet(c journal.Chapter) []string {
+	var out []string
+	for _, e := range c.Expectations {
+		if e.Met {
+			continue
+		}
+		line := e.Description
+		if e.Reason != "" {
+			line += ": " + e.Reason
+		}
+		out = append(out, line)
+	}
+	if c.Error != "" {
+		out = append(out, c.Error)
+	}
+	return out
+}
+
+// elapsed is a chapter's run time (zero when it did not run).
+func elapsed(c journal.Chapter) time.Duration {
+	if c.StartedAt == nil || c.FinishedAt == nil {
+		return 0
+	}
+	return c.FinishedAt.Sub(*c.StartedAt)
+}
