@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +31,9 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		return fail(stderr, errors.New("the UI needs a terminal; run with --headless (and --report FILE for a JSON journal)"))
 	}
 	if err := checkReportPath(o.report); err != nil {
+		return fail(stderr, err)
+	}
+	if err := o.renderOptions.check(); err != nil {
 		return fail(stderr, err)
 	}
 	s, err := openSession(o.common)
@@ -67,12 +69,21 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 	if j != nil && j.Result == journal.Passed {
 		code = exitPassed
 	}
+	if j != nil {
+		j.AddEvidence()
+	}
 	if j != nil && o.report != "" {
 		if err := j.Write(o.report); err != nil {
 			fmt.Fprintf(stderr, "demohost: %v\n", err)
 			code = exitUsage
 		} else if o.headless {
 			fmt.Fprintf(stdout, "report: %s\n", o.report)
+		}
+	}
+	if j != nil {
+		if err := writeRendered(o.renderOptions, j, stdout); err != nil {
+			fmt.Fprintf(stderr, "demohost: %v\n", err)
+			code = exitUsage
 		}
 	}
 	if sig, ok := interrupted.Load().(os.Signal); ok {
@@ -201,17 +212,7 @@ func onSignals(s *session, r *runner.Runner, cancel context.CancelFunc, headless
 // checkReportPath fails early, before anything starts, if the report could
 // not be written.
 func checkReportPath(path string) error {
-	if path == "" {
-		return nil
-	}
-	dir := filepath.Dir(path)
-	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-		return fmt.Errorf("--report %s: directory %s does not exist; create it or write the report elsewhere", path, dir)
-	}
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		return fmt.Errorf("--report %s is a directory; pass a file name such as %s", path, filepath.Join(path, "report.json"))
-	}
-	return nil
+	return checkOutputPath("--report", path, "report.json")
 }
 
 // isTerminal reports whether f is a terminal.

@@ -14,7 +14,9 @@ const usage = `demohost runs a guided chaos demo of a subject plugin.
 
 Usage:
   demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
+           [--timeline FILE.svg] [--junit FILE.xml]
   demohost describe --plugin PATH [--set key=value]...
+  demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
 make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
@@ -24,9 +26,13 @@ Flags:
   --set key=value        a subject option (repeatable; see demohost describe)
   --headless             no terminal UI: advance by itself, print progress, exit 0 only if every chapter passed
   --report FILE          write the run's JSON journal to FILE
+  --timeline FILE.svg    write an SVG timeline of the run (nodes, faults, violations, chapters, metrics)
+  --junit FILE.xml       write JUnit XML: a testcase per chapter, for CI
   --log-file FILE        demohost and plugin log (default $XDG_STATE_HOME/demohost/demohost.log)
   --plugin-sha256 HEX    refuse to start the plugin unless its SHA-256 is HEX
   --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
+
+demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
 
 Exit codes: 0 every chapter passed, 1 a chapter failed, 2 bad input or plugin error.
 `
@@ -40,6 +46,7 @@ type runOptions struct {
 	headless bool
 	report   string
 	watches  []tui.Watch
+	renderOptions
 }
 
 // describeOptions is a parsed `demohost describe` command line.
@@ -76,6 +83,7 @@ func parseRunArgs(args []string) (runOptions, error) {
 	o.register(fs)
 	fs.BoolVar(&o.headless, "headless", false, "")
 	fs.StringVar(&o.report, "report", "", "")
+	o.registerRender(fs)
 	fs.Func("watch", "", func(s string) error {
 		name, cmd, ok := strings.Cut(s, "=")
 		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(cmd) == "" {

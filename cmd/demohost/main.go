@@ -29,6 +29,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, describe(opts, stdout))
 	}
+	if len(args) > 0 && args[0] == "report" {
+		opts, err := parseReportArgs(args[1:])
+		if err != nil {
+			return usageError(stdout, stderr, err)
+		}
+		return fail(stderr, reportCommand(opts, stdout))
+	}
 	opts, err := parseRunArgs(args)
 	if err != nil {
 		return usageError(stdout, stderr, err)

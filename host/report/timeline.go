@@ -4,6 +4,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -58,7 +59,7 @@ func WriteTimeline(w io.Writer, j *journal.Journal) error {
 	}
 	start, end := j.Span()
 	if start.IsZero() {
-		return fmt.Errorf("timeline: the journal has no timestamps (is it a demohost report?)")
+		return errors.New("the journal has no timestamps (is it a demohost --report journal?)")
 	}
 	if !j.StartedAt.IsZero() {
 		start = j.StartedAt
