@@ -37,7 +37,8 @@ func (u *run) watchHealth(ctx context.Context) {
 		if got {
 			backoff = minBackoff
 		}
-		u.r.send(func(u *run) { u.onHealthError(err, backoff) })
+		retryIn := backoff
+		u.r.send(func(u *run) { u.onHealthError(err, retryIn) })
 		select {
 		case <-ctx.Done():
 			return

@@ -122,3 +122,216 @@ func chapterWithChaos(t *testing.T, chapters []*sdk.Chapter) *sdk.Chapter {
 	t.Fatal("the example has no chaos chapter")
 	return nil
 }
+
+// interactive starts an interactive run of the launched example.
+func interactive(t *testing.T, l *launched, ctx context.Context) (*runner.Runner, *spy, <-chan runner.Snapshot, func() (*journal.Journal, error)) {
+	t.Helper()
+	cfg, spy := l.config(false)
+	r := runner.New(cfg)
+	snaps, _ := r.Subscribe()
+	wait := started(t, ctx, r)
+	waitSnapshot(t, snaps, 10*time.Second, "the first chapter", func(s runner.Snapshot) bool {
+		return s.Phase == runner.PhaseRunning && s.Index == 0
+	})
+	return r, spy, snaps, wait
+}
+
+// atChaos waits until the chaos chapter is shown with its fault active and
+// the node it killed reported DOWN.
+func atChaos(t *testing.T, snaps <-chan runner.Snapshot) runner.Snapshot {
+	t.Helper()
+	return waitSnapshot(t, snaps, 10*time.Second, "the kill chapter with node-2 DOWN", func(s runner.Snapshot) bool {
+		return s.Index == 2 && len(s.Chaos) == 1 && nodeState(s, "node-2") == sdk.Down
+	})
+}
+
+func nodeState(s runner.Snapshot, id string) sdk.NodeState {
+	for _, n := range s.Health.GetNodes() {
+		if n.Id == id {
+			return n.State
+		}
+	}
+	return sdk.Unknown
+}
+
+func TestBlocksAdvanceRefusesWhileTheActionRunsThenAutoAdvances(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	r, spy, snaps, wait := interactive(t, l, context.Background())
+
+	r.Next()
+	waitSnapshot(t, snaps, 5*time.Second, "the warm-up action running", func(s runner.Snapshot) bool {
+		return s.Index == 1 && s.Current.ActionRunning
+	})
+	r.Next()
+	s := waitSnapshot(t, snaps, 5*time.Second, "a refusal notice", func(s runner.Snapshot) bool { return s.Notice != "" })
+	if s.Notice != "wait: action still running" || s.Index != 1 {
+		t.Errorf("notice %q at chapter %d, want the action refusal at chapter 1", s.Notice, s.Index)
+	}
+	// auto_advance: once the action ends the runner moves on by itself.
+	s = atChaos(t, snaps)
+	if s.Chapters[1].Status != journal.Passed {
+		t.Errorf("warm-up chapter = %q, want passed", s.Chapters[1].Status)
+	}
+	r.Quit()
+	if _, err := wait(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(spy.entered) != 1 || spy.entered[0] != 1 {
+		t.Errorf("EnterChapter calls = %v, want only chapter 1's action", spy.entered)
+	}
+}
+
+func TestBlocksAdvanceRefusesDuringTheCountdown(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	chapterWithChaos(t, l.chapters).ChaosCountdown = sdk.Dur(3 * time.Second)
+	r, spy, snaps, wait := interactive(t, l, context.Background())
+
+	r.Next()
+	s := waitSnapshot(t, snaps, 10*time.Second, "the countdown", func(s runner.Snapshot) bool {
+		return s.Index == 2 && !s.Current.CountdownUntil.IsZero()
+	})
+	if len(s.Chaos) != 0 {
+		t.Errorf("chaos active during the countdown: %+v", s.Chaos)
+	}
+	r.Next()
+	s = waitSnapshot(t, snaps, 5*time.Second, "a refusal notice", func(s runner.Snapshot) bool { return s.Notice != "" })
+	if !strings.HasPrefix(s.Notice, "wait: chaos countdown ") || s.Index != 2 {
+		t.Errorf("notice %q at chapter %d, want a countdown refusal at chapter 2", s.Notice, s.Index)
+	}
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(j.Chaos) != 0 || len(spy.injected) != 0 {
+		t.Errorf("quitting during the countdown injected chaos: %+v", j.Chaos)
+	}
+	if j.Result != runner.ResultAborted || j.Chapters[2].Status != journal.Skipped || j.Chapters[4].Status != journal.Skipped {
+		t.Errorf("result %q, chapters %+v: want aborted with the rest skipped", j.Result, j.Chapters)
+	}
+}
+
+func TestChaosIsRevertedAtTheEndOfItsDuration(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	chapterWithChaos(t, l.chapters).Chaos.Duration = sdk.Dur(300 * time.Millisecond)
+	r, spy, snaps, wait := interactive(t, l, context.Background())
+
+	r.Next()
+	s := atChaos(t, snaps)
+	if s.Chaos[0].Until.IsZero() {
+		t.Error("active chaos has no end time although it has a duration")
+	}
+	waitSnapshot(t, snaps, 5*time.Second, "the fault reverted while still on its chapter", func(s runner.Snapshot) bool {
+		return s.Index == 2 && len(s.Chaos) == 0 && nodeState(s, "node-2") == sdk.Up
+	})
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if c := j.Chaos[0]; c.RevertedBy != "duration" || c.RevertedAt == nil || c.RevertedAt.Sub(c.InjectedAt) < 300*time.Millisecond {
+		t.Errorf("chaos = %+v, want reverted by duration after 300ms", c)
+	}
+	if len(spy.reverted) != 1 {
+		t.Errorf("reverts = %v, want exactly one", spy.reverted)
+	}
+}
+
+func TestPrevShowsAChapterAgainAndNextReturnsWithoutRerunning(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	r, spy, snaps, wait := interactive(t, l, context.Background())
+
+	r.Next()
+	atChaos(t, snaps)
+	r.Prev()
+	s := waitSnapshot(t, snaps, 5*time.Second, "chapter 2 shown again", func(s runner.Snapshot) bool { return s.Index == 1 })
+	if s.Current.Title != l.chapters[1].Title || s.Current.ActionRunning || len(s.Current.Status) == 0 || s.Chapters[1].Status != journal.Passed {
+		t.Errorf("previous chapter view = %+v, want its finished state with its status lines", s.Current)
+	}
+	r.Prev()
+	waitSnapshot(t, snaps, 5*time.Second, "chapter 1 shown again", func(s runner.Snapshot) bool { return s.Index == 0 })
+	r.Next()
+	r.Next()
+	s = waitSnapshot(t, snaps, 5*time.Second, "back at the kill chapter, node_down seen", func(s runner.Snapshot) bool {
+		return s.Index == 2 && s.Current.Expectations[0].State == runner.Met
+	})
+	if len(s.Chaos) != 1 {
+		t.Errorf("fault no longer active after Prev/Next: %+v", s.Chaos)
+	}
+	r.Next() // recovery: reverts the fault
+	waitSnapshot(t, snaps, 10*time.Second, "recovery met", func(s runner.Snapshot) bool {
+		return s.Index == 3 && len(s.Chaos) == 0 && s.Current.Expectations[0].State == runner.Met && s.Current.Expectations[1].State == runner.Met
+	})
+	r.Next()
+	waitSnapshot(t, snaps, 5*time.Second, "the last chapter", func(s runner.Snapshot) bool { return s.Index == 4 })
+	r.Next()
+	s = waitSnapshot(t, snaps, 5*time.Second, "the last-chapter notice", func(s runner.Snapshot) bool { return s.Notice != "" })
+	if s.Notice != "last chapter — press q to quit" || s.Index != 4 {
+		t.Errorf("notice %q at %d", s.Notice, s.Index)
+	}
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Quitting on the last chapter is the demo's normal end.
+	if j.Result != journal.Passed {
+		t.Errorf("result = %q, want passed; chapters %+v", j.Result, j.Chapters)
+	}
+	if len(spy.entered) != 1 || len(spy.injected) != 1 {
+		t.Errorf("actions run %v, faults injected %v: want each once", spy.entered, spy.injected)
+	}
+	if j.Chaos[0].RevertedBy != "chapter" {
+		t.Errorf("chaos = %+v, want reverted by the recovery chapter", j.Chaos[0])
+	}
+	spy.assertAllUpBeforeTeardown(t)
+}
+
+func TestQuitDuringActiveChaosRevertsIt(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	r, spy, snaps, wait := interactive(t, l, context.Background())
+	r.Next()
+	atChaos(t, snaps)
+
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	assertRevertedOnExit(t, j)
+	spy.assertAllUpBeforeTeardown(t)
+}
+
+func TestCancelledContextStillReverts(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, spy, snaps, wait := interactive(t, l, ctx)
+	r.Next()
+	atChaos(t, snaps)
+	cancel()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	assertRevertedOnExit(t, j)
+	spy.assertAllUpBeforeTeardown(t)
+}
+
+func assertRevertedOnExit(t *testing.T, j *journal.Journal) {
+	t.Helper()
+	if len(j.Chaos) != 1 {
+		t.Fatalf("chaos = %+v, want one entry", j.Chaos)
+	}
+	if c := j.Chaos[0]; c.RevertedBy != "exit" || c.RevertedAt == nil || c.RevertError != "" {
+		t.Errorf("chaos = %+v, want reverted on exit", c)
+	}
+	if j.Result != runner.ResultAborted {
+		t.Errorf("result = %q, want aborted", j.Result)
+	}
+	for _, c := range j.Chapters[3:] {
+		if c.Status != journal.Skipped {
+			t.Errorf("chapter %q = %s, want skipped", c.Title, c.Status)
+		}
+	}
+}

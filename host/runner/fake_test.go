@@ -1,0 +1,118 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/sdk"
+)
+
+// fakeSubject is an in-test subject for the failures the example plugin
+// cannot provoke on demand: a health stream that breaks.
+type fakeSubject struct {
+	// brokenStreams is how many WatchHealth calls fail before one works.
+	brokenStreams int
+
+	mu      sync.Mutex
+	watches int
+}
+
+func (f *fakeSubject) Setup(context.Context, func(*sdk.ProgressEvent)) error    { return nil }
+func (f *fakeSubject) Teardown(context.Context, func(*sdk.ProgressEvent)) error { return nil }
+func (f *fakeSubject) EnterChapter(context.Context, int, func(*sdk.ChapterEvent)) error {
+	return nil
+}
+
+func (f *fakeSubject) InjectChaos(context.Context, *sdk.ChaosConfig) (*sdk.Injected, error) {
+	return nil, errors.New("fakeSubject injects nothing")
+}
+
+func (f *fakeSubject) RevertChaos(context.Context, string, *sdk.ChaosConfig) (string, error) {
+	return "", nil
+}
+
+func (f *fakeSubject) WatchHealth(ctx context.Context, interval time.Duration, snap func(*sdk.HealthSnapshot)) error {
+	f.mu.Lock()
+	f.watches++
+	broken := f.watches <= f.brokenStreams
+	f.mu.Unlock()
+	if broken {
+		return errors.New("connection reset by fakeSubject")
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		snap(&sdk.HealthSnapshot{TakenAt: sdk.Time(time.Now()), Nodes: []*sdk.Node{{Id: "only", State: sdk.Up}}})
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func TestHealthStreamReconnectsAfterAnError(t *testing.T) {
+	fake := &fakeSubject{brokenStreams: 2}
+	r := runner.New(runner.Config{
+		Subject:        fake,
+		Description:    &sdk.Description{Name: "fake"},
+		Chapters:       []*sdk.Chapter{{Title: "Up", Expectations: []*sdk.Expectation{sdk.ExpectAllNodes(sdk.Up, 10*time.Second)}}},
+		Headless:       true,
+		HealthInterval: 20 * time.Millisecond,
+	})
+	j, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if j.Result != journal.Passed {
+		t.Errorf("result = %q, want passed once the stream is back; chapters %+v", j.Result, j.Chapters)
+	}
+	broken := 0
+	for _, e := range j.Events {
+		if e.Kind == journal.KindError && strings.Contains(e.Message, "health stream: connection reset by fakeSubject") {
+			broken++
+		}
+	}
+	if broken != 2 {
+		t.Errorf("journal records %d broken streams, want 2; events %+v", broken, j.Events)
+	}
+	if fake.watches < 3 {
+		t.Errorf("WatchHealth called %d times, want at least 3", fake.watches)
+	}
+}
+
+func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
+	// node_down is never raised, so the run waits on the kill chapter.
+	l := launchExample(t, map[string]string{"countdown": "0s", "detect_after": "1h", "target": "node-2"})
+	cfg, _ := l.config(true)
+	r := runner.New(cfg)
+	snaps, _ := r.Subscribe()
+	wait := started(t, context.Background(), r)
+	atChaos(t, snaps)
+
+	pid := l.client.ReattachConfig().Pid
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill plugin: %v", err)
+	}
+	s := waitSnapshot(t, snaps, 10*time.Second, "the plugin error", func(s runner.Snapshot) bool { return s.PluginError != "" })
+	if !strings.Contains(s.PluginError, "plugin unreachable") {
+		t.Errorf("plugin error = %q", s.PluginError)
+	}
+	j, err := wait()
+	if err == nil {
+		t.Error("Run returned no error after the plugin died")
+	}
+	if j.Result != runner.ResultAborted {
+		t.Errorf("result = %q, want aborted", j.Result)
+	}
+	if c := j.Chaos[0]; c.RevertedAt != nil || c.RevertError == "" || c.RevertedBy != "exit" {
+		t.Errorf("chaos = %+v, want the failed exit revert journalled with its error", c)
+	}
+}
