@@ -533,18 +533,18 @@ func valueRange(pts []journal.Point) (lo, hi float64) {
 	return lo, hi
 }
 
-// metricPath is the chart's path: per pixel column, the lowest and the
-// highest sample in their time order, so a spike survives downsampling.
-// A gap of more than ten sampling intervals breaks the line.
+// metricPath is the chart's path, drawn as steps (a sample holds until
+// the next one): per pixel column, the lowest and the highest sample in
+// their time order, so a spike survives downsampling. A gap of more than
+// ten sampling intervals breaks the line.
 func metricPath(pts []journal.Point, s timeScale, top, lo, hi float64) string {
 	if len(pts) == 0 {
 		return ""
 	}
 	y := func(v float64) float64 { return top + metricHeight - (v-lo)/(hi-lo)*(metricHeight-4) - 2 }
 	type column struct {
-		x          float64
-		first, max journal.Point
-		min        journal.Point
+		x        float64
+		min, max journal.Point
 	}
 	var cols []column
 	for _, p := range pts {
@@ -559,12 +559,10 @@ func metricPath(pts []journal.Point, s timeScale, top, lo, hi float64) string {
 			}
 			continue
 		}
-		cols = append(cols, column{x: x, first: p, min: p, max: p})
+		cols = append(cols, column{x: x, min: p, max: p})
 	}
 	gap := 10 * s.end.Sub(s.start) / time.Duration(len(pts)+1)
-	if gap < 10*time.Second {
-		gap = 10 * time.Second
-	}
+	gap = max(gap, 10*time.Second)
 	var b strings.Builder
 	var last time.Time
 	for _, c := range cols {
@@ -572,13 +570,13 @@ func metricPath(pts []journal.Point, s timeScale, top, lo, hi float64) string {
 		if z.At.Before(a.At) {
 			a, z = z, a
 		}
-		cmd := "L"
 		if last.IsZero() || a.At.Sub(last) > gap {
-			cmd = "M"
+			b.WriteString("M" + num(c.x) + " " + num(y(a.Value)))
+		} else {
+			b.WriteString("H" + num(c.x) + "V" + num(y(a.Value)))
 		}
-		b.WriteString(cmd + num(c.x) + " " + num(y(a.Value)))
 		if z.Value != a.Value {
-			b.WriteString("L" + num(c.x) + " " + num(y(z.Value)))
+			b.WriteString("V" + num(y(z.Value)))
 		}
 		last = z.At
 	}
