@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/sdk"
@@ -19,13 +20,22 @@ import (
 type fakeSubject struct {
 	// brokenStreams is how many WatchHealth calls fail before one works.
 	brokenStreams int
+	// setupErr is what Setup returns.
+	setupErr error
 
-	mu      sync.Mutex
-	watches int
+	mu        sync.Mutex
+	watches   int
+	teardowns int
 }
 
-func (f *fakeSubject) Setup(context.Context, func(*sdk.ProgressEvent)) error    { return nil }
-func (f *fakeSubject) Teardown(context.Context, func(*sdk.ProgressEvent)) error { return nil }
+func (f *fakeSubject) Setup(context.Context, func(*sdk.ProgressEvent)) error { return f.setupErr }
+
+func (f *fakeSubject) Teardown(context.Context, func(*sdk.ProgressEvent)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.teardowns++
+	return nil
+}
 func (f *fakeSubject) EnterChapter(context.Context, int, func(*sdk.ChapterEvent)) error {
 	return nil
 }
@@ -92,6 +102,12 @@ func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
 	// node_down is never raised, so the run waits on the kill chapter.
 	l := launchExample(t, map[string]string{"countdown": "0s", "detect_after": "1h", "target": "node-2"})
 	cfg, _ := l.config(true)
+	logDir := t.TempDir()
+	log, err := chaoslog.Open(logDir, examplePlugin, cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ChaosLog = log
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 	wait := started(t, context.Background(), r)
@@ -114,5 +130,62 @@ func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
 	}
 	if c := j.Chaos[0]; c.RevertedAt != nil || c.RevertError == "" || c.RevertedBy != "exit" {
 		t.Errorf("chaos = %+v, want the failed exit revert journalled with its error", c)
+	}
+	// The on-disk chaos log still lists the fault, for demohost recover.
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left, err := chaoslog.FindAbandoned(logDir)
+	if err != nil || len(left) != 1 || len(left[0].Active) != 1 || left[0].Active[0].Handle != j.Chaos[0].Handle {
+		t.Errorf("abandoned chaos logs = %+v (%v), want the one unreverted fault", left, err)
+	}
+}
+
+func TestFailedSetupAbortsAndStillTearsDown(t *testing.T) {
+	fake := &fakeSubject{setupErr: errors.New("port 6379 already in use")}
+	r := runner.New(runner.Config{
+		Subject:     fake,
+		Description: &sdk.Description{Name: "fake"},
+		Chapters:    []*sdk.Chapter{{Title: "Never reached"}},
+		Headless:    true,
+	})
+	j, err := r.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "port 6379 already in use") {
+		t.Errorf("Run error = %v, want the setup error", err)
+	}
+	if j.Result != runner.ResultAborted || j.Chapters[0].Status != journal.Skipped {
+		t.Errorf("result %q, chapters %+v: want aborted, chapter skipped", j.Result, j.Chapters)
+	}
+	if fake.teardowns != 1 {
+		t.Errorf("teardowns = %d, want 1 (a failed setup may have started something)", fake.teardowns)
+	}
+}
+
+func TestInteractiveRunStaysUpAfterAPluginError(t *testing.T) {
+	fake := &fakeSubject{}
+	r := runner.New(runner.Config{
+		Subject:     fake,
+		Description: &sdk.Description{Name: "fake"},
+		Chapters: []*sdk.Chapter{
+			{Title: "Break it", Chaos: &sdk.ChaosConfig{Name: "boom", Type: sdk.ContainerKill}},
+			{Title: "After"},
+		},
+		HealthInterval: 20 * time.Millisecond,
+	})
+	snaps, _ := r.Subscribe()
+	wait := started(t, context.Background(), r)
+	s := waitSnapshot(t, snaps, 5*time.Second, "the plugin error", func(s runner.Snapshot) bool { return s.PluginError != "" })
+	if !strings.Contains(s.PluginError, "fakeSubject injects nothing") || s.Phase != runner.PhaseRunning {
+		t.Errorf("plugin error %q in phase %d, want the inject error while still running", s.PluginError, s.Phase)
+	}
+	r.Next()
+	waitSnapshot(t, snaps, 5*time.Second, "the next chapter", func(s runner.Snapshot) bool { return s.Index == 1 })
+	r.Quit()
+	j, err := wait()
+	if err == nil {
+		t.Error("Run returned no error after a failed RPC")
+	}
+	if j.Chapters[0].Status != journal.Failed || !strings.Contains(j.Chapters[0].Error, "inject chaos") {
+		t.Errorf("chapter = %+v, want failed with the inject error", j.Chapters[0])
 	}
 }

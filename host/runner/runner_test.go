@@ -2,10 +2,12 @@ package runner_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/sdk"
@@ -14,12 +16,27 @@ import (
 func TestHeadlessRunPassesEveryExampleChapter(t *testing.T) {
 	l := launchExample(t, fastOptions)
 	cfg, spy := l.config(true)
+	logDir := t.TempDir()
+	log, err := chaoslog.Open(logDir, examplePlugin, cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ChaosLog = log
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 
 	j, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(logDir, "*")); len(left) != 0 {
+		t.Errorf("chaos log kept %v although every fault was reverted", left)
+	}
+	if !hasEvent(j, journal.KindSetup, "node-1 started") || !hasEvent(j, journal.KindTeardown, "node-1 stopped") {
+		t.Errorf("setup/teardown progress missing from events: %+v", j.Events)
 	}
 	if j.Result != journal.Passed {
 		t.Errorf("result = %q, want passed; chapters: %+v", j.Result, j.Chapters)
@@ -69,6 +86,15 @@ func TestHeadlessRunPassesEveryExampleChapter(t *testing.T) {
 	if last.Phase != runner.PhaseDone {
 		t.Errorf("last snapshot phase = %d, want PhaseDone", last.Phase)
 	}
+}
+
+func hasEvent(j *journal.Journal, kind, text string) bool {
+	for _, e := range j.Events {
+		if e.Kind == kind && strings.Contains(e.Message, text) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTransition(j *journal.Journal, node, state string) bool {
@@ -287,35 +313,31 @@ func TestPrevShowsAChapterAgainAndNextReturnsWithoutRerunning(t *testing.T) {
 	spy.assertAllUpBeforeTeardown(t)
 }
 
-func TestQuitDuringActiveChaosRevertsIt(t *testing.T) {
-	l := launchExample(t, fastOptions)
-	r, spy, snaps, wait := interactive(t, l, context.Background())
-	r.Next()
-	atChaos(t, snaps)
+func TestQuitAndCancelDuringActiveChaosRevertIt(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		stop func(r *runner.Runner, cancel context.CancelFunc)
+	}{
+		{"quit", func(r *runner.Runner, _ context.CancelFunc) { r.Quit() }},
+		{"ctx cancel", func(_ *runner.Runner, cancel context.CancelFunc) { cancel() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := launchExample(t, fastOptions)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r, spy, snaps, wait := interactive(t, l, ctx)
+			r.Next()
+			atChaos(t, snaps)
 
-	r.Quit()
-	j, err := wait()
-	if err != nil {
-		t.Fatalf("Run: %v", err)
+			tt.stop(r, cancel)
+			j, err := wait()
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			assertRevertedOnExit(t, j)
+			spy.assertAllUpBeforeTeardown(t)
+		})
 	}
-	assertRevertedOnExit(t, j)
-	spy.assertAllUpBeforeTeardown(t)
-}
-
-func TestCancelledContextStillReverts(t *testing.T) {
-	l := launchExample(t, fastOptions)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r, spy, snaps, wait := interactive(t, l, ctx)
-	r.Next()
-	atChaos(t, snaps)
-	cancel()
-	j, err := wait()
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	assertRevertedOnExit(t, j)
-	spy.assertAllUpBeforeTeardown(t)
 }
 
 func assertRevertedOnExit(t *testing.T, j *journal.Journal) {
