@@ -3,6 +3,7 @@ package journal
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -137,7 +138,16 @@ func EvidenceFor(j *Journal, i int) Evidence {
 		ev.After = &after
 	}
 	if ev.EffectAt != nil {
-		ev.RecoveredAt = recovery(j, ev.Before, ev.During, *ev.EffectAt)
+		// Look for recovery until the next fault, and at least AfterWindow
+		// past the revert.
+		horizon := end
+		if c.RevertedAt != nil {
+			horizon = c.RevertedAt.Add(AfterWindow)
+			if next := nextInjection(j, *c.RevertedAt); next.After(horizon) {
+				horizon = next
+			}
+		}
+		ev.RecoveredAt = recovery(j, ev.Before, ev.During, *ev.EffectAt, horizon)
 	}
 	ev.Warning = warning(c, ev, to)
 	return ev
@@ -340,25 +350,31 @@ func firstEffect(hc HealthChange) *time.Time {
 	return &first
 }
 
-// recovery is the first instant at or after effect when every node is
-// back in its before-state and no violation raised during the fault is
-// still raised; nil when that never happened in the journal.
-func recovery(j *Journal, before HealthAt, during HealthChange, effect time.Time) *time.Time {
+// recovery is the first instant in [effect, horizon] when every node is
+// back in its before-state, no violation raised during the fault is still
+// raised and every metric that left its range is back; nil when that did
+// not happen.
+func recovery(j *Journal, before HealthAt, during HealthChange, effect, horizon time.Time) *time.Time {
 	var candidates []time.Time
+	in := func(t time.Time) bool { return !t.Before(effect) && !t.After(horizon) }
 	for _, tr := range j.Nodes {
-		if !tr.At.Before(effect) {
+		if in(tr.At) {
 			candidates = append(candidates, tr.At)
 		}
 	}
 	for _, v := range j.Violations {
-		if v.ClearedAt != nil && !v.ClearedAt.Before(effect) {
+		if v.ClearedAt != nil && in(*v.ClearedAt) {
 			candidates = append(candidates, *v.ClearedAt)
 		}
 	}
 	for _, m := range during.Metrics {
-		candidates = append(candidates, backInRange(j, m, effect)...)
+		for _, t := range backInRange(j, m, effect) {
+			if in(t) {
+				candidates = append(candidates, t)
+			}
+		}
 	}
-	sort.Slice(candidates, func(a, b int) bool { return candidates[a].Before(candidates[b]) })
+	slices.SortFunc(candidates, time.Time.Compare)
 	for _, t := range candidates {
 		if healthy(j, before, during, t) {
 			return &t
