@@ -11,6 +11,7 @@ import (
 	"github.com/demohost/demohost/plugins/tikv/pd"
 	"github.com/demohost/demohost/plugins/tikv/storeprobe"
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/docker"
 )
 
 // Invariants the subject reports.
@@ -64,8 +65,15 @@ func (s *Subject) Health(ctx context.Context) (*sdk.HealthSnapshot, error) {
 	}
 	v := s.readPD(ctx, pdc)
 
-	if v.storesErr == nil && tg != nil {
-		if containers, err := tg.List(ctx); err == nil {
+	if v.storesErr == nil {
+		var containers []docker.Container
+		listed := tg == nil // without Docker, PD's view alone
+		if tg != nil {
+			var err error
+			containers, err = tg.List(ctx)
+			listed = err == nil
+		}
+		if listed {
 			refs := matchStores(v.stores, containers)
 			s.mu.Lock()
 			s.stores = refs
@@ -304,7 +312,7 @@ func scrapeAll(ctx context.Context, p *storeprobe.Prober, refs []storeRef, probe
 	var wg sync.WaitGroup
 	for _, r := range refs {
 		addr := r.probeAddr()
-		if pr, ok := probes[r.id()]; addr == "" || (ok && !pr.up) {
+		if pr, ok := probes[r.id()]; addr == "" || !ok || !pr.up { // scrape only what the probe sees up
 			continue
 		}
 		wg.Add(1)
