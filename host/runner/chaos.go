@@ -77,11 +77,11 @@ func (u *run) revertEntry(entry int, by string) {
 	}
 }
 
-// revert undoes one fault, with its own timeout and a context that Quit
-// cannot cancel, and journals the outcome. A fault whose revert failed stays
+// revert undoes one fault, with its own timeout and a context that the
+// first Quit does not cancel, and journals the outcome. A fault whose revert failed stays
 // active (so exit tries again) unless this was the exit attempt.
 func (u *run) revert(f activeFault, by string) {
-	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.RPCTimeout)
 	defer cancel()
 	e := &u.j.Chaos[f.entry]
 	detail, err := u.cfg.Subject.RevertChaos(ctx, e.Handle, f.cfg)

@@ -98,7 +98,7 @@ func (u *run) next() {
 	c := u.chapters[u.frontier]
 	if c.ch.GetBlocksAdvance() && c.busy() {
 		if !c.countdownUntil.IsZero() {
-			left := time.Until(c.countdownUntil).Round(time.Second)
+			left := (time.Until(c.countdownUntil) + time.Second - 1).Truncate(time.Second)
 			u.setNotice(fmt.Sprintf("wait: chaos countdown %s", expect.FormatDuration(left)))
 		} else {
 			u.setNotice("wait: action still running")

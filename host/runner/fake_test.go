@@ -22,6 +22,10 @@ type fakeSubject struct {
 	brokenStreams int
 	// setupErr is what Setup returns.
 	setupErr error
+	// injects makes InjectChaos succeed (it fails otherwise).
+	injects bool
+	// hangRevert makes RevertChaos hang until its context ends.
+	hangRevert bool
 
 	mu        sync.Mutex
 	watches   int
@@ -41,10 +45,17 @@ func (f *fakeSubject) EnterChapter(context.Context, int, func(*sdk.ChapterEvent)
 }
 
 func (f *fakeSubject) InjectChaos(context.Context, *sdk.ChaosConfig) (*sdk.Injected, error) {
-	return nil, errors.New("fakeSubject injects nothing")
+	if !f.injects {
+		return nil, errors.New("fakeSubject injects nothing")
+	}
+	return &sdk.Injected{Handle: "fake:1", Target: "only"}, nil
 }
 
-func (f *fakeSubject) RevertChaos(context.Context, string, *sdk.ChaosConfig) (string, error) {
+func (f *fakeSubject) RevertChaos(ctx context.Context, _ string, _ *sdk.ChaosConfig) (string, error) {
+	if f.hangRevert {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
 	return "", nil
 }
 
@@ -187,5 +198,31 @@ func TestInteractiveRunStaysUpAfterAPluginError(t *testing.T) {
 	}
 	if j.Chapters[0].Status != journal.Failed || !strings.Contains(j.Chapters[0].Error, "inject chaos") {
 		t.Errorf("chapter = %+v, want failed with the inject error", j.Chapters[0])
+	}
+}
+
+func TestSecondQuitStopsWaitingOnAHungRevert(t *testing.T) {
+	fake := &fakeSubject{injects: true, hangRevert: true}
+	r := runner.New(runner.Config{
+		Subject:     fake,
+		Description: &sdk.Description{Name: "fake"},
+		Chapters: []*sdk.Chapter{
+			{Title: "Break it", Chaos: &sdk.ChaosConfig{Name: "boom", Type: sdk.ContainerKill}},
+			{Title: "After"},
+		},
+		RPCTimeout: time.Hour,
+	})
+	snaps, _ := r.Subscribe()
+	wait := started(t, context.Background(), r)
+	waitSnapshot(t, snaps, 5*time.Second, "the fault active", func(s runner.Snapshot) bool { return len(s.Chaos) == 1 })
+	r.Quit()
+	waitSnapshot(t, snaps, 5*time.Second, "stopping", func(s runner.Snapshot) bool { return s.Phase == runner.PhaseStopping })
+	r.Quit()
+	j, _ := wait() // fails the test if Run hangs
+	if c := j.Chaos[0]; c.RevertedAt != nil || !strings.Contains(c.RevertError, "context canceled") {
+		t.Errorf("chaos = %+v, want the abandoned revert journalled as failed", c)
+	}
+	if fake.teardowns != 1 {
+		t.Errorf("teardowns = %d, want 1", fake.teardowns)
 	}
 }

@@ -21,6 +21,9 @@ type run struct {
 	r   *Runner
 	cfg Config
 	ctx context.Context // ends on Quit or when Run's ctx ends
+	// cleanup is for reverts and teardown: it survives ctx, and ends only
+	// on a second Quit.
+	cleanup context.Context
 
 	phase     Phase
 	view      int // chapter shown; -1 before the first
@@ -50,7 +53,7 @@ type activeFault struct {
 	until time.Time
 }
 
-func newRun(r *Runner, ctx context.Context) *run {
+func newRun(r *Runner, ctx, cleanup context.Context) *run {
 	now := time.Now()
 	j := &journal.Journal{
 		Subject:        r.cfg.Description.GetName(),
@@ -66,7 +69,7 @@ func newRun(r *Runner, ctx context.Context) *run {
 		Metrics:        []journal.MetricSeries{},
 		Events:         []journal.Event{},
 	}
-	u := &run{r: r, cfg: r.cfg, ctx: ctx, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
+	u := &run{r: r, cfg: r.cfg, ctx: ctx, cleanup: cleanup, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
 	for _, c := range r.cfg.Chapters {
 		u.chapters = append(u.chapters, newChapterRun(c))
 	}
@@ -136,6 +139,7 @@ func (u *run) finish(early bool) {
 // stop reverts every active fault, tears down and completes the journal.
 func (u *run) stop() (*journal.Journal, error) {
 	u.phase = PhaseStopping
+	u.notice = "stopping: reverting chaos and tearing down (quit again to stop waiting)"
 	if u.healthCancel != nil {
 		u.healthCancel()
 	}
@@ -146,6 +150,7 @@ func (u *run) stop() (*journal.Journal, error) {
 	u.revertAll(revertedByExit)
 	u.teardown()
 	u.phase = PhaseDone
+	u.notice = ""
 	u.completeJournal()
 	u.publish()
 	return u.j, u.err
@@ -154,7 +159,7 @@ func (u *run) stop() (*journal.Journal, error) {
 func (u *run) teardown() {
 	u.event(journal.KindTeardown, "tearing down "+u.j.Subject)
 	u.publish()
-	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.SetupTimeout)
+	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.SetupTimeout)
 	defer cancel()
 	err := u.cfg.Subject.Teardown(ctx, func(p *sdk.ProgressEvent) {
 		u.event(journal.KindTeardown, p.GetMessage())

@@ -73,11 +73,12 @@ const (
 type Runner struct {
 	cfg Config
 
-	msgs     chan func(*run) // work for the loop goroutine
-	quit     chan struct{}   // closed by Quit
-	quitOnce sync.Once
-	done     chan struct{} // closed when Run returns
-	started  atomic.Bool
+	msgs    chan func(*run) // work for the loop goroutine
+	quit    chan struct{}   // closed by the first Quit
+	force   chan struct{}   // closed by the second Quit
+	quits   atomic.Int32
+	done    chan struct{} // closed when Run returns
+	started atomic.Bool
 
 	subMu      sync.Mutex
 	subs       map[chan Snapshot]struct{}
@@ -100,11 +101,12 @@ func New(cfg Config) *Runner {
 		cfg.SetupTimeout = DefaultSetupTimeout
 	}
 	return &Runner{
-		cfg:  cfg,
-		msgs: make(chan func(*run), 64),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-		subs: map[chan Snapshot]struct{}{},
+		cfg:   cfg,
+		msgs:  make(chan func(*run), 64),
+		quit:  make(chan struct{}),
+		force: make(chan struct{}),
+		done:  make(chan struct{}),
+		subs:  map[chan Snapshot]struct{}{},
 	}
 }
 
@@ -131,7 +133,17 @@ func (r *Runner) Run(ctx context.Context) (*journal.Journal, error) {
 		case <-ctx.Done():
 		}
 	}()
-	return newRun(r, ctx).run()
+	// Cleanup RPCs outlive ctx; only a second Quit cuts them short.
+	cleanup, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	go func() {
+		select {
+		case <-r.force:
+			giveUp()
+		case <-cleanup.Done():
+		}
+	}()
+	return newRun(r, ctx, cleanup).run()
 }
 
 // Subscribe returns a channel that always holds the latest Snapshot (older
@@ -169,8 +181,17 @@ func (r *Runner) Next() { r.send(func(u *run) { u.next() }) }
 func (r *Runner) Prev() { r.send(func(u *run) { u.prev() }) }
 
 // Quit ends the run: active chaos is reverted and the subject torn down.
-// It returns at once; Run returns when the cleanup is done.
-func (r *Runner) Quit() { r.quitOnce.Do(func() { close(r.quit) }) }
+// It returns at once; Run returns when the cleanup is done. A second Quit
+// gives up waiting on a plugin that hangs during that cleanup (the reverts
+// it cuts short are journalled as failed).
+func (r *Runner) Quit() {
+	switch r.quits.Add(1) {
+	case 1:
+		close(r.quit)
+	case 2:
+		close(r.force)
+	}
+}
 
 // send queues f for the loop goroutine; it gives up once Run has returned.
 func (r *Runner) send(f func(*run)) {
