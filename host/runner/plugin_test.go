@@ -51,7 +51,7 @@ type launched struct {
 
 // launchExample starts the example plugin over gRPC, configures it with
 // opts and fetches its chapters. The plugin is killed when the test ends.
-func launchExample(t *testing.T, opts map[string]string) *launched {
+func launchExample(t testing.TB, opts map[string]string) *launched {
 	t.Helper()
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
