@@ -1,0 +1,298 @@
+package ratelimiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/process"
+	"github.com/redis/go-redis/v9"
+)
+
+// localCluster runs Redis and the nodes as child processes on loopback.
+type localCluster struct {
+	redisBinary string // redis-server path, or "" for the embedded server
+	nodeBinary  string // this plugin's executable (run in node mode)
+	settings    nodeSettings
+	nodeCount   int
+	basePort    int // 0: free ports
+	dir         string
+	state       *stateFile
+
+	mu        sync.Mutex
+	redis     *process.Process
+	redisAddr string
+	nodes     []*process.Process
+	refs      []nodeRef
+}
+
+func (c *localCluster) Kind() string { return "local processes" }
+
+func (c *localCluster) port(offset int) (int, error) {
+	if c.basePort > 0 {
+		return c.basePort + offset, nil
+	}
+	return process.FreePort()
+}
+
+func (c *localCluster) Start(ctx context.Context, progress sdk.Progress) error {
+	dir, err := os.MkdirTemp("", "demohost-ratelimiter-")
+	if err != nil {
+		return fmt.Errorf("make a work directory: %w", err)
+	}
+	c.dir = dir
+	port, err := c.port(0)
+	if err != nil {
+		return err
+	}
+	c.redisAddr = "127.0.0.1:" + strconv.Itoa(port)
+	spec := process.Spec{Name: "redis", Dir: dir, LogPath: filepath.Join(dir, "redis.log")}
+	if c.redisBinary != "" {
+		spec.Path = c.redisBinary
+		spec.Args = []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
+	} else {
+		spec.Name = "embedded-redis"
+		spec.Path = c.nodeBinary
+		spec.Args = []string{"embedded-redis", "--listen", c.redisAddr}
+	}
+	c.redis = process.New(spec)
+	if err := c.startAndRecord(c.redis); err != nil {
+		return err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: c.redisAddr, MaxRetries: -1, DisableIdentity: true})
+	defer rdb.Close()
+	if err := process.WaitReady(ctx, c.redis, 10*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
+		return fmt.Errorf("%s on %s: %w (log: %s)", spec.Name, c.redisAddr, err, spec.LogPath)
+	}
+	progress(fmt.Sprintf("%s answering on %s (pid %d)", spec.Name, c.redisAddr, c.redis.Pid()))
+
+	for i := 1; i <= c.nodeCount; i++ {
+		port, err := c.port(i)
+		if err != nil {
+			return err
+		}
+		id := fmt.Sprintf("node-%d", i)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		p := process.New(process.Spec{
+			Name: id, Path: c.nodeBinary, Dir: dir, LogPath: filepath.Join(dir, id+".log"),
+			Args: c.settings.args(id, addr, c.redisAddr),
+		})
+		c.mu.Lock()
+		c.nodes = append(c.nodes, p)
+		c.refs = append(c.refs, nodeRef{ID: id, Addr: addr})
+		c.mu.Unlock()
+		if err := c.startNode(ctx, i-1); err != nil {
+			return err
+		}
+		progress(fmt.Sprintf("%s serving on %s (pid %d)", id, addr, p.Pid()))
+	}
+	return nil
+}
+
+func (c *localCluster) startAndRecord(p *process.Process) error {
+	if err := p.Start(); err != nil {
+		return err
+	}
+	return c.state.add(p.Name(), p.Identity())
+}
+
+func (c *localCluster) startNode(ctx context.Context, i int) error {
+	c.mu.Lock()
+	p, ref := c.nodes[i], c.refs[i]
+	c.mu.Unlock()
+	if err := c.startAndRecord(p); err != nil {
+		return err
+	}
+	if err := process.WaitReady(ctx, p, 10*time.Second, httpProbe("http://"+ref.Addr+"/health")); err != nil {
+		return fmt.Errorf("%s on %s: %w (log: %s)", ref.ID, ref.Addr, err, filepath.Join(c.dir, ref.ID+".log"))
+	}
+	return nil
+}
+
+func (c *localCluster) Stop(_ context.Context, progress sdk.Progress) error {
+	c.mu.Lock()
+	nodes, r := c.nodes, c.redis
+	c.mu.Unlock()
+	var errs []error
+	for _, p := range nodes {
+		if p.State() == process.Running || p.State() == process.Stopped {
+			errs = append(errs, p.Stop(2*time.Second))
+			progress(p.Name() + " stopped")
+		}
+	}
+	if r != nil && (r.State() == process.Running || r.State() == process.Stopped) {
+		errs = append(errs, r.Stop(2*time.Second)) // Stop sends SIGCONT first: a paused Redis ends too
+		progress(r.Name() + " stopped")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	c.state.clear()
+	if c.dir != "" {
+		_ = os.RemoveAll(c.dir)
+	}
+	return nil
+}
+
+func (c *localCluster) RedisAddr() string { return c.redisAddr }
+
+func (c *localCluster) Nodes() []nodeRef {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]nodeRef(nil), c.refs...)
+}
+
+func (c *localCluster) RedisState(context.Context) sdk.NodeState {
+	if c.redis == nil {
+		return sdk.Unknown
+	}
+	id := c.redis.Identity()
+	switch {
+	case id.Stopped():
+		return sdk.Paused
+	case id.Alive():
+		return sdk.Up
+	}
+	return sdk.Down
+}
+
+func (c *localCluster) PauseRedis(context.Context) (string, error) {
+	if c.redis == nil {
+		return "", errors.New("pause redis: the cluster is not set up")
+	}
+	if err := c.redis.Pause(); err != nil {
+		return "", err
+	}
+	return redisPausePrefix + "local:" + c.redis.Identity().String(), nil
+}
+
+func (c *localCluster) KillNode(_ context.Context, id string) error {
+	i, err := nodeIndex(c.Nodes(), id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := c.nodes[i]
+	c.mu.Unlock()
+	if p.State() != process.Running && p.State() != process.Stopped {
+		return fmt.Errorf("kill %s: it is not running", id)
+	}
+	return p.Kill()
+}
+
+func (c *localCluster) StartNode(ctx context.Context, id string) error {
+	i, err := nodeIndex(c.Nodes(), id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := c.nodes[i]
+	c.mu.Unlock()
+	if p.State() == process.Running {
+		return nil // already back
+	}
+	return c.startNode(ctx, i)
+}
+
+// resumeLocalRedis reverts "redis-pause:local:pid=…,start=…" — only for
+// that very process (the start time guards against a reused pid).
+func resumeLocalRedis(rest string) error {
+	id, err := process.ParseIdentity(rest)
+	if err != nil {
+		return err
+	}
+	if err := id.Signal(syscall.SIGCONT); err != nil {
+		if errors.Is(err, process.ErrGone) {
+			return nil // nothing left paused
+		}
+		return fmt.Errorf("resume redis: %w", err)
+	}
+	return nil
+}
+
+// stateFile records the processes this plugin started, so that a plugin
+// that crashed can have its leftovers resumed and killed by the next Setup.
+type stateFile struct {
+	path string
+	mu   sync.Mutex
+}
+
+// defaultStatePath is $XDG_STATE_HOME/demohost/ratelimiter-local.state
+// (XDG_STATE_HOME defaults to ~/.local/state).
+func defaultStatePath() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "demohost", "ratelimiter-local.state")
+}
+
+// add appends one line "name pid=N,start=N".
+func (s *stateFile) add(name string, id process.Identity) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "%s %s\n", name, id)
+	return err
+}
+
+func (s *stateFile) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = os.Remove(s.path)
+}
+
+// reconcile resumes and kills every recorded process that still runs (a
+// crashed earlier run), reports each, and clears the file.
+func (s *stateFile) reconcile(progress sdk.Progress) error {
+	s.mu.Lock()
+	b, err := os.ReadFile(s.path)
+	s.mu.Unlock()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state file: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		id, err := process.ParseIdentity(rest)
+		if err != nil || !id.Alive() {
+			continue
+		}
+		wasPaused := id.Stopped()
+		_ = id.Signal(syscall.SIGCONT)
+		if err := id.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, process.ErrGone) {
+			return fmt.Errorf("stop leftover %s (%s): %w", name, id, err)
+		}
+		msg := fmt.Sprintf("stopped leftover %s (pid %d) from an earlier run that did not finish", name, id.Pid)
+		if wasPaused {
+			msg += "; it was still paused"
+		}
+		progress(msg)
+	}
+	s.clear()
+	return nil
+}
