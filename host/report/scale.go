@@ -85,21 +85,17 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// rows places labels left to right in a few rows so that none overlaps
-// another or runs past the right edge: each label goes in the first row
-// where it fits.
+// rows places labels in a few rows so that none overlaps another or runs
+// past the right edge: each label goes in the first row where it fits.
+// Labels may be placed in any order (important ones first).
 type rows struct {
-	ends  []float64 // per row: where its last label ends
+	taken [][][2]float64 // per row: the spans of its labels
 	gap   float64
 	right float64 // no label ends past this
 }
 
 func newRows(n int, gap, right float64) *rows {
-	r := &rows{ends: make([]float64, n), gap: gap, right: right}
-	for i := range r.ends {
-		r.ends[i] = -1e9
-	}
-	return r
+	return &rows{taken: make([][][2]float64, n), gap: gap, right: right}
 }
 
 // place returns the row and x for a label of width w that wants to start
@@ -109,9 +105,16 @@ func (r *rows) place(x, w float64) (row int, at float64) {
 	if x+w > r.right {
 		x = r.right - w
 	}
-	for i, end := range r.ends {
-		if x >= end+r.gap {
-			r.ends[i] = x + w
+	for i, spans := range r.taken {
+		free := true
+		for _, s := range spans {
+			if x < s[1]+r.gap && s[0] < x+w+r.gap {
+				free = false
+				break
+			}
+		}
+		if free {
+			r.taken[i] = append(spans, [2]float64{x, x + w})
 			return i, x
 		}
 	}

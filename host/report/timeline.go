@@ -259,10 +259,16 @@ func (t *timeline) plotBottom() float64 {
 func (t *timeline) placeChapterTitles(d *svgDoc) int {
 	labels := newRows(labelRows, 6, width-4)
 	used := 1
-	for _, c := range t.j.Chapters {
-		if c.StartedAt == nil {
-			continue
+	// Failed chapters are labelled first: when titles crowd, theirs stay.
+	var order []journal.Chapter
+	for _, failed := range []bool{true, false} {
+		for _, c := range t.j.Chapters {
+			if c.StartedAt != nil && (c.Status == journal.Failed) == failed {
+				order = append(order, c)
+			}
 		}
+	}
+	for _, c := range order {
 		x, w := t.chapterSpan(c)
 		colour := inkColour
 		if c.Status == journal.Failed {
