@@ -70,6 +70,7 @@ func TestHeadlessDemoAgainstFixtureCluster(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("chaos: %+v", r.Chaos)
 	if len(r.Chapters) != 8 {
 		t.Fatalf("%d chapters in the report, want 8", len(r.Chapters))
 	}
@@ -86,7 +87,7 @@ func TestHeadlessDemoAgainstFixtureCluster(t *testing.T) {
 		if v.Invariant == "store_down" && v.Target == r.Chaos[0].Target {
 			raised = true
 			cleared = cleared || v.ClearedAt != nil
-			t.Logf("store_down on %s raised %s after the kill (health stream)", v.Target, v.RaisedAt.Sub(r.Chaos[0].InjectedAt).Round(time.Millisecond))
+			t.Logf("store_down on %s raised %s after the kill was acknowledged (health stream): %+v", v.Target, v.RaisedAt.Sub(r.Chaos[0].InjectedAt).Round(time.Millisecond), v)
 		}
 	}
 	if !raised || !cleared {

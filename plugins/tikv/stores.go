@@ -34,10 +34,11 @@ func (r storeRef) name() string {
 	return fmt.Sprintf("store-%d", r.id())
 }
 
-// probeAddr is where this machine reaches the store's status server: the
-// container's address on its private network (PD advertises in-network
-// names this machine cannot resolve), else PD's status_address as is. It is
-// "" while the container has no address (not running).
+// probeAddr is where this machine reaches the store's status server (PD
+// advertises in-network names this machine cannot resolve): the status
+// port as published on the host, else the container's address on its
+// private network, else PD's status_address as is. It is "" while the
+// container has no address (not running).
 func (r storeRef) probeAddr() string {
 	status := r.info.Store.StatusAddress
 	if status == "" {
@@ -47,7 +48,13 @@ func (r storeRef) probeAddr() string {
 		return status
 	}
 	_, port, err := net.SplitHostPort(status)
-	if err != nil || r.container.IP() == "" {
+	if err != nil {
+		return ""
+	}
+	if published := r.container.HostPorts[port+"/tcp"]; published != "" {
+		return published
+	}
+	if r.container.IP() == "" {
 		return ""
 	}
 	return net.JoinHostPort(r.container.IP(), port)
