@@ -26,6 +26,8 @@ type fakeSubject struct {
 	injects bool
 	// hangRevert makes RevertChaos hang until its context ends.
 	hangRevert bool
+	// health returns the nth snapshot of a stream (nil: one UP node).
+	health func(n int) *sdk.HealthSnapshot
 
 	mu        sync.Mutex
 	watches   int
@@ -69,8 +71,13 @@ func (f *fakeSubject) WatchHealth(ctx context.Context, interval time.Duration, s
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
-		snap(&sdk.HealthSnapshot{TakenAt: sdk.Time(time.Now()), Nodes: []*sdk.Node{{Id: "only", State: sdk.Up}}})
+	for n := 0; ; n++ {
+		s := &sdk.HealthSnapshot{Nodes: []*sdk.Node{{Id: "only", State: sdk.Up}}}
+		if f.health != nil {
+			s = f.health(n)
+		}
+		s.TakenAt = sdk.Time(time.Now())
+		snap(s)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -131,6 +138,9 @@ func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
 	s := waitSnapshot(t, snaps, 10*time.Second, "the plugin error", func(s runner.Snapshot) bool { return s.PluginError != "" })
 	if !strings.Contains(s.PluginError, "plugin unreachable") {
 		t.Errorf("plugin error = %q", s.PluginError)
+	}
+	if s.Health.GetError() == "" || nodeState(s, "node-1") != sdk.Unknown {
+		t.Errorf("health after the crash = %v, want every node UNKNOWN with the error", s.Health)
 	}
 	j, err := wait()
 	if err == nil {
@@ -224,5 +234,34 @@ func TestSecondQuitStopsWaitingOnAHungRevert(t *testing.T) {
 	}
 	if fake.teardowns != 1 {
 		t.Errorf("teardowns = %d, want 1", fake.teardowns)
+	}
+}
+
+func TestSubjectOutageShowsNodesUnknown(t *testing.T) {
+	fake := &fakeSubject{health: func(n int) *sdk.HealthSnapshot {
+		if n < 3 {
+			return &sdk.HealthSnapshot{Nodes: []*sdk.Node{{Id: "redis", State: sdk.Up}}}
+		}
+		return &sdk.HealthSnapshot{Error: "dial tcp 127.0.0.1:6379: connection refused"}
+	}}
+	r := runner.New(runner.Config{
+		Subject:        fake,
+		Description:    &sdk.Description{Name: "fake"},
+		Chapters:       []*sdk.Chapter{{Title: "Watch"}},
+		HealthInterval: 10 * time.Millisecond,
+	})
+	snaps, _ := r.Subscribe()
+	wait := started(t, context.Background(), r)
+	s := waitSnapshot(t, snaps, 5*time.Second, "the outage", func(s runner.Snapshot) bool { return s.Health.GetError() != "" })
+	if nodeState(s, "redis") != sdk.Unknown || !strings.Contains(s.Health.Nodes[0].Detail, "connection refused") {
+		t.Errorf("health during the outage = %v, want redis UNKNOWN with the error", s.Health)
+	}
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !hasEvent(j, journal.KindError, "subject could not be observed: dial tcp") {
+		t.Errorf("outage not in the events: %+v", j.Events)
 	}
 }

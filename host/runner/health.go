@@ -53,9 +53,23 @@ func (u *run) onHealthError(err error, retryIn time.Duration) {
 		return
 	}
 	u.event(journal.KindError, "health stream: "+err.Error()+"; reconnecting in "+retryIn.String())
+	u.health = unobserved(u.health, "health stream: "+err.Error())
 	if status.Code(err) == codes.Unavailable {
 		u.pluginFailed("plugin unreachable", err)
 	}
+}
+
+// unobserved is what is known while the subject cannot be observed: the
+// last nodes seen, each UNKNOWN, and the error.
+func unobserved(last *sdk.HealthSnapshot, why string) *sdk.HealthSnapshot {
+	snap := &sdk.HealthSnapshot{TakenAt: sdk.Time(time.Now()), Error: why}
+	for _, n := range last.GetNodes() {
+		snap.Nodes = append(snap.Nodes, &sdk.Node{
+			Id: n.GetId(), Name: n.GetName(), Role: n.GetRole(), Address: n.GetAddress(),
+			State: sdk.Unknown, Detail: why,
+		})
+	}
+	return snap
 }
 
 // onHealth records a snapshot and checks the current chapter against it.
@@ -70,6 +84,9 @@ func (u *run) onHealth(snap *sdk.HealthSnapshot) {
 		} else if was != "" {
 			u.event(journal.KindStatus, "subject observed again")
 		}
+	}
+	if snap.GetError() != "" && len(snap.GetNodes()) == 0 {
+		snap = unobserved(u.health, snap.GetError())
 	}
 	u.health = snap
 	for _, e := range u.rec.record(now, snap) {
