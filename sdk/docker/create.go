@@ -124,12 +124,12 @@ func (t *Target) RemoveAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
 		}
 	}
-	imgs, err := t.cli.ImageList(ctx, image.ListOptions{Filters: args})
+	imgs, err := t.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", ImageScopeLabel+"="+t.scope.String()))})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list images %s: %w", t.scope, err))
 	}
 	for _, img := range imgs {
-		if !t.scope.Matches(img.Labels) {
+		if img.Labels[ImageScopeLabel] != t.scope.String() {
 			continue
 		}
 		if _, err := t.cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
@@ -139,9 +139,15 @@ func (t *Target) RemoveAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// ImageScopeLabel marks an image built by BuildImage with the scope it was
+// built for (Scope.String()), so RemoveAll finds it. Images do not carry
+// the scope's labels themselves: containers inherit image labels, and a
+// container someone else runs from the image must not fall into the scope.
+const ImageScopeLabel = "demohost.image-scope"
+
 // BuildImage builds an image FROM scratch holding one static executable
 // (build it with CGO_ENABLED=0) as its entrypoint, tags it and labels it
-// with the scope. The build context is made in memory and nothing is
+// with ImageScopeLabel. The build context is made in memory and nothing is
 // pulled. It returns the image id.
 func (t *Target) BuildImage(ctx context.Context, tag, binaryPath string) (string, error) {
 	bin, err := os.ReadFile(binaryPath)
@@ -158,7 +164,7 @@ func (t *Target) BuildImage(ctx context.Context, tag, binaryPath string) (string
 	}
 	resp, err := t.cli.ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
 		Tags:        []string{tag},
-		Labels:      t.labels(nil),
+		Labels:      map[string]string{ImageScopeLabel: t.scope.String()},
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1, // BuildKit needs a session; the classic builder does not
