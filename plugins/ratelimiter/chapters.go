@@ -105,17 +105,18 @@ func (s *Subject) stages() []stage {
 			Expectations: []*sdk.Expectation{sdk.ExpectAllNodes(sdk.Up, settle), sdk.ExpectNoViolation("", settle)},
 		}},
 		{chapter: &sdk.Chapter{
-			Title:         "Block a tenant",
-			Narration:     fmt.Sprintf("Support blocks [yellow]tenant:hot[/]: its limit is set to *0* through node-1. The other nodes cached the old limit for up to %s.", ttl),
+			Title: "Block a tenant",
+			Narration: fmt.Sprintf("[yellow]%s[/] has been calling every node. Support blocks it: its limit is set to *0* through node-1. "+
+				"The other nodes cached the old limit and keep it for up to %s.", blockedKey, ttl),
 			HasAction:     true,
 			AutoAdvance:   true,
 			BlocksAdvance: true,
-		}, action: s.blockHotTenant},
+		}, action: s.blockTenant},
 		{chapter: &sdk.Chapter{
 			Title:          "Burst: stale caches ghost-allow",
-			Narration:      "A burst of 3 × the limit from the blocked tenant, over every node. Nodes with a stale cache still apply the old limit: [red]ghost_allowing[/].",
+			Narration:      "The blocked tenant fires 3 × the old limit at every node. node-1 refuses; nodes with a stale cache still apply the old limit and let requests through: [red]ghost_allowing[/].",
 			BlocksAdvance:  true,
-			Chaos:          &sdk.ChaosConfig{Name: "burst from the blocked tenant", Type: sdk.BurstTraffic, Target: hotKey, BurstMultiplier: 3, Description: "3 × limit checks at once"},
+			Chaos:          &sdk.ChaosConfig{Name: "burst from the blocked tenant", Type: sdk.BurstTraffic, Target: blockedKey, BurstMultiplier: 3, Description: "3 × limit checks at once"},
 			ChaosCountdown: countdown,
 			Expectations:   []*sdk.Expectation{sdk.ExpectViolation(invGhostAllowing, quick)},
 		}},
@@ -135,14 +136,11 @@ func (s *Subject) stages() []stage {
 			Expectations:   []*sdk.Expectation{sdk.ExpectViolation(invNodeDown, quick), sdk.ExpectMetricAbove("ops_per_s", 0, quick)},
 		}},
 		{chapter: &sdk.Chapter{
-			Title:         "Node recovery",
-			Narration:     "The node is started again and the tenant's limit restored. Every node is [green]UP[/] and nothing is violated.",
-			RevertChaos:   true,
-			HasAction:     true,
-			AutoAdvance:   false,
-			BlocksAdvance: true,
-			Expectations:  []*sdk.Expectation{sdk.ExpectAllNodes(sdk.Up, 15*time.Second), sdk.ExpectNoViolation("", settle)},
-		}, action: s.restoreHotTenant},
+			Title:        "Node recovery",
+			Narration:    "The node is started again. Every node is [green]UP[/] and nothing is violated.",
+			RevertChaos:  true,
+			Expectations: []*sdk.Expectation{sdk.ExpectAllNodes(sdk.Up, 15*time.Second), sdk.ExpectNoViolation("", settle)},
+		}},
 		{chapter: &sdk.Chapter{
 			Title:     "Summary",
 			Narration: "What the audit saw, in numbers. Every fault was real, and every one is reverted.",
@@ -186,49 +184,49 @@ func (s *Subject) showHotTenant(ctx context.Context, status sdk.Progress) error 
 	return nil
 }
 
-// blockHotTenant sets the hot tenant's limit to 0 through the first node
-// and shows what each node applies now.
-func (s *Subject) blockHotTenant(ctx context.Context, status sdk.Progress) error {
-	return s.setHotLimit(ctx, status, 0)
-}
-
-// restoreHotTenant puts the hot tenant's limit back.
-func (s *Subject) restoreHotTenant(ctx context.Context, status sdk.Progress) error {
-	return s.setHotLimit(ctx, status, s.options().Int("limit"))
-}
-
-func (s *Subject) setHotLimit(ctx context.Context, status sdk.Progress, limit int) error {
+// blockTenant has the blocked tenant call every node once (so each caches
+// its limit, as a tenant in use would), sets its limit to 0 through the
+// first node that answers, and shows what each node applies now.
+func (s *Subject) blockTenant(ctx context.Context, status sdk.Progress) error {
 	cl, c, _, err := s.running()
 	if err != nil {
 		return err
 	}
 	nodes := cl.Nodes()
+	for _, n := range nodes {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.check(rctx, n.Addr, blockedKey)
+		cancel()
+		if err != nil {
+			status(fmt.Sprintf("%s: %s not answering", blockedKey, n.ID))
+		}
+	}
 	window := s.options().Duration("window")
 	var stored limiter.Limit
 	for _, n := range nodes { // the first node that answers takes the change
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		stored, err = c.setLimit(rctx, n.Addr, hotKey, limiter.Limit{Limit: limit, WindowMS: window.Milliseconds()})
+		stored, err = c.setLimit(rctx, n.Addr, blockedKey, limiter.Limit{Limit: 0, WindowMS: window.Milliseconds()})
 		cancel()
 		if err == nil {
-			status(fmt.Sprintf("PUT /api/limits/%s {limit: %d} via %s", hotKey, stored.Limit, n.ID))
+			status(fmt.Sprintf("PUT /api/limits/%s {limit: %d} via %s", blockedKey, stored.Limit, n.ID))
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("set the limit of %s: %w", hotKey, err)
+		return fmt.Errorf("block %s: %w", blockedKey, err)
 	}
 	for _, n := range nodes {
 		var l limiter.Limit
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := c.getJSON(rctx, "http://"+n.Addr+"/api/limits/"+hotKey, &l)
+		err := c.getJSON(rctx, "http://"+n.Addr+"/api/limits/"+blockedKey, &l)
 		cancel()
 		switch {
 		case err != nil:
 			status(fmt.Sprintf("%s: not answering", n.ID))
-		case l.Limit != limit:
+		case l.Limit != 0:
 			status(fmt.Sprintf("%s still applies limit %d (stale %s)", n.ID, l.Limit, l.Source))
 		default:
-			status(fmt.Sprintf("%s applies limit %d", n.ID, l.Limit))
+			status(fmt.Sprintf("%s applies limit 0", n.ID))
 		}
 	}
 	return nil
@@ -254,7 +252,7 @@ func (s *Subject) summarize(_ context.Context, status sdk.Progress) error {
 	status(fmt.Sprintf("largest drift, nodes vs Redis: %d requests", p.Drift))
 	status(fmt.Sprintf("ghost admissions after the block: %d", p.Ghost))
 	if last != nil {
-		status(fmt.Sprintf("last burst: %d sent, %d allowed, %d denied", last.Sent, last.Allowed, last.Denied))
+		status(fmt.Sprintf("last burst (%s): %d sent, %d allowed, %d denied", last.Key, last.Sent, last.Allowed, last.Denied))
 	}
 	for _, inj := range injected {
 		inv := map[sdk.ChaosType]string{sdk.RedisPause: invRedisUnreachable, sdk.ContainerKill: invNodeDown, sdk.BurstTraffic: invGhostAllowing}[inj.Type]

@@ -31,6 +31,10 @@ const (
 	nodeTimeout   = 300 * time.Millisecond
 	redisGrace    = 300 * time.Millisecond
 	nodeGrace     = 500 * time.Millisecond
+	// auditHold keeps an audit violation (over_limit, counter_drift,
+	// ghost_allowing) raised until it has been absent this long, so a
+	// figure hovering at its threshold does not flap.
+	auditHold = time.Second
 )
 
 // auditSource reads, in one round trip and at one Redis instant, how many
@@ -114,8 +118,15 @@ type monitor struct {
 	keys        map[string]keyAudit
 	failOpen    int64
 	active      map[string]time.Time // violation key -> since
+	held        map[string]heldViolation
 	lastAuditAt time.Time
 	peaks       peaks
+}
+
+// heldViolation is the last sighting of an audit violation.
+type heldViolation struct {
+	v    *sdk.Violation
+	seen time.Time
 }
 
 type nodeStatus struct {
@@ -132,6 +143,7 @@ func newMonitor(cl cluster, c *client, stats *trafficStats, defLimit int, defWin
 		nodeStatus: map[string]*nodeStatus{},
 		keys:       map[string]keyAudit{},
 		active:     map[string]time.Time{},
+		held:       map[string]heldViolation{},
 		redisOK:    true,
 	}
 }
@@ -330,6 +342,10 @@ func (m *monitor) audit(ctx context.Context) {
 	m.lastAuditAt = time.Now()
 }
 
+func isAudit(invariant string) bool {
+	return invariant == invOverLimit || invariant == invCounterDrift || invariant == invGhostAllowing
+}
+
 // driftThreshold is how far the nodes' count may exceed Redis' before
 // counter_drift is raised (in-flight decisions make small gaps normal).
 func driftThreshold(limit int) int { return max(3, limit/4) }
@@ -430,13 +446,31 @@ func (m *monitor) snapshot(ctx context.Context) *sdk.HealthSnapshot {
 		}
 	}
 
-	// Keep each violation's first-seen time while it lasts.
+	// Hold audit violations briefly after they were last seen.
 	seen := map[string]bool{}
+	for _, v := range found {
+		seen[v.Invariant+"/"+v.Target] = true
+		if isAudit(v.Invariant) {
+			m.held[v.Invariant+"/"+v.Target] = heldViolation{v: v, seen: now}
+		}
+	}
+	for id, h := range m.held {
+		switch {
+		case seen[id]:
+		case now.Sub(h.seen) < auditHold:
+			found = append(found, h.v)
+		default:
+			delete(m.held, id)
+		}
+	}
+
+	// Keep each violation's first-seen time while it lasts.
+	seen = map[string]bool{}
 	for _, v := range found {
 		id := v.Invariant + "/" + v.Target
 		seen[id] = true
 		if since, ok := m.active[id]; ok {
-			if v.Invariant == invOverLimit || v.Invariant == invCounterDrift || v.Invariant == invGhostAllowing {
+			if isAudit(v.Invariant) {
 				v.Since = sdk.Time(since)
 			}
 			continue

@@ -150,6 +150,9 @@ type workloadKey struct {
 // throttled, it is what fail-open and stale caches let through.
 const hotKey = "tenant:hot"
 
+// blockedKey is the tenant the demo blocks (limit 0) to expose stale caches.
+const blockedKey = "tenant:blocked"
+
 // workloadKeys: three calm tenants (about half their limit) and one hot one
 // (about 1.5 × its limit).
 var workloadKeys = []workloadKey{{"tenant:a", 1}, {"tenant:b", 1}, {"tenant:c", 1}, {hotKey, 3}}
