@@ -22,7 +22,7 @@ const (
 func (u *run) inject(i int, cfg *sdk.ChaosConfig) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.RPCTimeout)
 	defer cancel()
-	inj, err := u.cfg.Subject.InjectChaos(ctx, cfg)
+	inj, err := u.subject.InjectChaos(ctx, cfg)
 	now := time.Now()
 	if err != nil {
 		return now, err
@@ -84,7 +84,7 @@ func (u *run) revert(f activeFault, by string) {
 	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.RPCTimeout)
 	defer cancel()
 	e := &u.j.Chaos[f.entry]
-	detail, err := u.cfg.Subject.RevertChaos(ctx, e.Handle, f.cfg)
+	detail, err := u.subject.RevertChaos(ctx, e.Handle, f.cfg)
 	e.RevertedBy = by
 	if err != nil {
 		e.RevertError = err.Error()

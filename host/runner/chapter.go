@@ -208,8 +208,9 @@ func (u *run) startChapter(i int, from time.Time) {
 	ctx, cancel := context.WithCancel(u.ctx)
 	u.actionCancel = cancel
 	c.actionRunning = true
+	subject := u.subject
 	go func() {
-		err := u.cfg.Subject.EnterChapter(ctx, i, func(ev *sdk.ChapterEvent) {
+		err := subject.EnterChapter(ctx, i, func(ev *sdk.ChapterEvent) {
 			u.r.send(func(u *run) { u.actionStatus(i, ev.GetMessage()) })
 		})
 		u.r.send(func(u *run) { u.actionEnded(i, err, ctx.Err() != nil) })
@@ -261,7 +262,10 @@ func (u *run) evaluate(snap *sdk.HealthSnapshot, now time.Time) {
 	if c.left {
 		return
 	}
-	takenAt := snap.GetTakenAt().AsTime()
+	takenAt := now
+	if snap.GetTakenAt() != nil {
+		takenAt = snap.GetTakenAt().AsTime()
+	}
 	for _, e := range c.exps {
 		// Only snapshots taken after the clock started count: an older one
 		// may predate the chaos.

@@ -265,3 +265,31 @@ func TestSubjectOutageShowsNodesUnknown(t *testing.T) {
 		t.Errorf("outage not in the events: %+v", j.Events)
 	}
 }
+
+func TestRestartedPluginTakesOverAndRevertsOnExit(t *testing.T) {
+	l := launchExample(t, fastOptions)
+	r, _, snaps, wait := interactive(t, l, context.Background())
+	r.Next()
+	atChaos(t, snaps)
+	if err := syscall.Kill(l.client.ReattachConfig().Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill plugin: %v", err)
+	}
+	waitSnapshot(t, snaps, 10*time.Second, "the plugin error", func(s runner.Snapshot) bool { return s.PluginError != "" })
+
+	fresh := launchExample(t, fastOptions)
+	r.Restart(fresh.subject)
+	waitSnapshot(t, snaps, 10*time.Second, "the restarted plugin's health", func(s runner.Snapshot) bool {
+		return s.PluginError == "" && s.Health.GetError() == "" && nodeState(s, "node-1") == sdk.Up
+	})
+	r.Quit()
+	j, err := wait()
+	if err != nil {
+		t.Fatalf("Run: %v (the plugin error should be cleared by the restart)", err)
+	}
+	if c := j.Chaos[0]; c.RevertedBy != "exit" || c.RevertedAt == nil || c.RevertError != "" {
+		t.Errorf("chaos = %+v, want reverted on exit through the restarted plugin", c)
+	}
+	if !hasEvent(j, journal.KindSetup, "plugin restarted") {
+		t.Errorf("restart not in the events")
+	}
+}

@@ -18,15 +18,31 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
+// startHealth opens a health stream on the current subject, replacing the
+// one open before (whose late messages are then ignored).
+func (u *run) startHealth() {
+	if u.healthCancel != nil {
+		u.healthCancel()
+	}
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.healthCancel = cancel
+	u.healthStream++
+	go u.watchHealth(ctx, u.subject, u.healthStream)
+}
+
 // watchHealth keeps a health stream open until ctx ends, reconnecting with
 // a backoff whenever it breaks, and hands every snapshot to the loop.
-func (u *run) watchHealth(ctx context.Context) {
+func (u *run) watchHealth(ctx context.Context, subject Subject, stream int) {
 	backoff := minBackoff
 	for {
 		got := false
-		err := u.cfg.Subject.WatchHealth(ctx, u.cfg.HealthInterval, func(s *sdk.HealthSnapshot) {
+		err := subject.WatchHealth(ctx, u.cfg.HealthInterval, func(s *sdk.HealthSnapshot) {
 			got = true
-			u.r.send(func(u *run) { u.onHealth(s) })
+			u.r.send(func(u *run) {
+				if u.healthStream == stream {
+					u.onHealth(s)
+				}
+			})
 		})
 		if ctx.Err() != nil {
 			return
@@ -38,7 +54,11 @@ func (u *run) watchHealth(ctx context.Context) {
 			backoff = minBackoff
 		}
 		retryIn := backoff
-		u.r.send(func(u *run) { u.onHealthError(err, retryIn) })
+		u.r.send(func(u *run) {
+			if u.healthStream == stream {
+				u.onHealthError(err, retryIn)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			return

@@ -41,6 +41,9 @@ type run struct {
 	err          error
 	actionCancel context.CancelFunc
 	healthCancel context.CancelFunc
+	healthStream int // which health stream is current
+
+	subject Subject // the plugin; Restart replaces it
 
 	j   *journal.Journal
 	rec *recorder
@@ -69,7 +72,7 @@ func newRun(r *Runner, ctx, cleanup context.Context) *run {
 		Metrics:        []journal.MetricSeries{},
 		Events:         []journal.Event{},
 	}
-	u := &run{r: r, cfg: r.cfg, ctx: ctx, cleanup: cleanup, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
+	u := &run{r: r, cfg: r.cfg, subject: r.cfg.Subject, ctx: ctx, cleanup: cleanup, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
 	for _, c := range r.cfg.Chapters {
 		u.chapters = append(u.chapters, newChapterRun(c))
 	}
@@ -89,9 +92,7 @@ func (u *run) run() (j *journal.Journal, err error) {
 		return u.stop()
 	}
 	u.phase = PhaseRunning
-	healthCtx, cancel := context.WithCancel(u.ctx)
-	u.healthCancel = cancel
-	go u.watchHealth(healthCtx)
+	u.startHealth()
 	u.enter(0)
 	for !u.finished {
 		select {
@@ -108,17 +109,11 @@ func (u *run) run() (j *journal.Journal, err error) {
 	return u.stop()
 }
 
-// setup calls Subject.Setup; false means the run cannot go on.
+// setup sets the subject up before the first chapter; false means the run
+// cannot go on.
 func (u *run) setup() bool {
-	u.event(journal.KindSetup, "setting up "+u.j.Subject)
-	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.SetupTimeout)
-	defer cancel()
-	err := u.cfg.Subject.Setup(ctx, func(p *sdk.ProgressEvent) {
-		u.event(journal.KindSetup, p.GetMessage())
-		u.publish()
-	})
+	err := u.callSetup()
 	if err == nil {
-		u.event(journal.KindSetup, "setup done")
 		return true
 	}
 	u.early = true
@@ -128,6 +123,45 @@ func (u *run) setup() bool {
 		u.pluginFailed("setup", err)
 	}
 	return false
+}
+
+// callSetup calls Subject.Setup, progress into events.
+func (u *run) callSetup() error {
+	u.event(journal.KindSetup, "setting up "+u.j.Subject)
+	u.publish()
+	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.SetupTimeout)
+	defer cancel()
+	err := u.subject.Setup(ctx, func(p *sdk.ProgressEvent) {
+		u.event(journal.KindSetup, p.GetMessage())
+		u.publish()
+	})
+	if err == nil {
+		u.event(journal.KindSetup, "setup done")
+	}
+	return err
+}
+
+// restart carries on with a new plugin process in place of one that failed:
+// its Setup reconciles what the old one left, the health stream moves to it,
+// and it reverts the faults still active (their handles are self-contained).
+func (u *run) restart(s Subject) {
+	if u.phase != PhaseRunning {
+		return
+	}
+	u.event(journal.KindSetup, "plugin restarted")
+	if u.actionCancel != nil {
+		u.actionCancel()
+	}
+	u.subject = s
+	err := u.callSetup()
+	u.startHealth()
+	if err != nil {
+		if u.ctx.Err() == nil {
+			u.pluginFailed("setup after restart", err)
+		}
+		return
+	}
+	u.pluginErr, u.err = "", nil
 }
 
 // finish ends the loop; early marks the run aborted.
@@ -161,7 +195,7 @@ func (u *run) teardown() {
 	u.publish()
 	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.SetupTimeout)
 	defer cancel()
-	err := u.cfg.Subject.Teardown(ctx, func(p *sdk.ProgressEvent) {
+	err := u.subject.Teardown(ctx, func(p *sdk.ProgressEvent) {
 		u.event(journal.KindTeardown, p.GetMessage())
 		u.publish()
 	})
@@ -181,12 +215,12 @@ func (u *run) cleanupAfterPanic() {
 	defer func() { _ = recover() }() // the state may be broken; the first panic is the one to report
 	for _, f := range u.active {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.RPCTimeout)
-		_, _ = u.cfg.Subject.RevertChaos(ctx, u.j.Chaos[f.entry].Handle, f.cfg)
+		_, _ = u.subject.RevertChaos(ctx, u.j.Chaos[f.entry].Handle, f.cfg)
 		cancel()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.SetupTimeout)
 	defer cancel()
-	_ = u.cfg.Subject.Teardown(ctx, nil)
+	_ = u.subject.Teardown(ctx, nil)
 }
 
 // pluginFailed records a failed RPC or a dead plugin. Headless runs end

@@ -193,6 +193,13 @@ func (r *Runner) Quit() {
 	}
 }
 
+// Restart carries on with s, a freshly launched and configured plugin, in
+// place of one that crashed or hangs: s.Setup reconciles what the old process
+// left behind, the health stream moves to s, faults still active are
+// reverted through s later, and PluginError is cleared. The caller stops the
+// old process. Ignored unless the run is walking its chapters.
+func (r *Runner) Restart(s Subject) { r.send(func(u *run) { u.restart(s) }) }
+
 // send queues f for the loop goroutine; it gives up once Run has returned.
 func (r *Runner) send(f func(*run)) {
 	select {
