@@ -82,6 +82,9 @@ type MetricShift struct {
 	// Min and Max are the values seen in the window.
 	Min float64 `json:"min"`
 	Max float64 `json:"max"`
+	// Rate is set when the metric is a cumulative counter: the figures
+	// are then its rate per second, not its running total.
+	Rate bool `json:"rate,omitempty"`
 }
 
 // Windows used to judge evidence.
@@ -115,6 +118,7 @@ func (j *Journal) AddEvidence() {
 func EvidenceFor(j *Journal, i int) Evidence {
 	c := j.Chaos[i]
 	end := runEnd(j)
+	series := observedSeries(j)
 	ev := Evidence{Before: healthAt(j, c.InjectedAt.Add(-time.Nanosecond))}
 	ev.Before.At = c.InjectedAt
 
@@ -122,7 +126,7 @@ func EvidenceFor(j *Journal, i int) Evidence {
 	if c.RevertedAt != nil && c.RevertedAt.Add(EffectGrace).Before(end) {
 		to = c.RevertedAt.Add(EffectGrace)
 	}
-	ev.During = change(j, ev.Before, c.InjectedAt, to)
+	ev.During = change(j, series, ev.Before, c.InjectedAt, to)
 	ev.EffectAt = firstEffect(ev.During)
 
 	if c.RevertedAt != nil {
@@ -137,63 +141,167 @@ func EvidenceFor(j *Journal, i int) Evidence {
 		after.At = at
 		ev.After = &after
 	}
-	if ev.EffectAt != nil {
-		// Look for recovery until the next fault, and at least AfterWindow
-		// past the revert.
-		horizon := end
-		if c.RevertedAt != nil {
-			horizon = c.RevertedAt.Add(AfterWindow)
-			if next := nextInjection(j, *c.RevertedAt); next.After(horizon) {
-				horizon = next
-			}
+
+	switch {
+	case ev.EffectAt == nil:
+		ev.Warning = fmt.Sprintf("no observable effect: no node changed state, no violation was raised and no metric left its range in the %s after the injection; check that %q reached its target",
+			roundDur(to.Sub(c.InjectedAt)), c.Name)
+	case c.RevertedAt == nil:
+		ev.Warning = "never reverted: the run ended with this fault active"
+	default:
+		// Look for recovery until the next fault, and at least
+		// AfterWindow past the revert.
+		horizon, by := c.RevertedAt.Add(AfterWindow), fmt.Sprintf("%s after the revert", AfterWindow)
+		if next := nextInjection(j, *c.RevertedAt); next.After(horizon) {
+			horizon, by = next, "the next fault"
 		}
-		ev.RecoveredAt = recovery(j, ev.Before, ev.During, *ev.EffectAt, horizon)
+		if !horizon.Before(end) {
+			horizon, by = end, "the end of the run"
+		}
+		g := judge{j: j, series: series, before: ev.Before, during: ev.During,
+			metricsOnly: len(ev.During.Nodes) == 0 && len(ev.During.Violations) == 0}
+		ev.RecoveredAt = g.recovery(*ev.EffectAt, horizon)
+		if ev.RecoveredAt == nil {
+			ev.Warning = fmt.Sprintf("no recovery seen by %s: %s", by, strings.Join(g.outstanding(horizon), ", "))
+		}
 	}
-	ev.Warning = warning(c, ev, to)
 	return ev
 }
 
-func warning(c Chaos, ev Evidence, to time.Time) string {
-	switch {
-	case ev.EffectAt == nil:
-		return fmt.Sprintf("no observable effect: no node changed state, no violation was raised and no metric left its range in the %s after the injection; check that %q reached its target",
-			roundDur(to.Sub(c.InjectedAt)), c.Name)
-	case c.RevertedAt == nil:
-		return "never reverted: the run ended with this fault active"
-	case ev.RecoveredAt == nil:
-		return "no recovery seen: " + stillDifferent(ev.Before, ev.After)
-	}
-	return ""
+// judge decides when health is back after one fault: every node in its
+// before-state and every violation raised during the fault cleared; when
+// the fault showed only in metrics, every metric back in its range.
+type judge struct {
+	j           *Journal
+	series      map[string]MetricSeries
+	before      HealthAt
+	during      HealthChange
+	metricsOnly bool
 }
 
-// stillDifferent names what differs between before and after.
-func stillDifferent(before HealthAt, after *HealthAt) string {
-	if after == nil {
-		return "health was not observed after the revert"
-	}
-	var parts []string
-	was := map[string]string{}
-	for _, n := range before.Nodes {
-		was[n.Node] = n.State
-	}
-	for _, n := range after.Nodes {
-		if was[n.Node] != "" && was[n.Node] != n.State {
-			parts = append(parts, fmt.Sprintf("%s %s (was %s)", n.Node, n.State, was[n.Node]))
+// outstanding lists what was not back at t.
+func (g judge) outstanding(t time.Time) []string {
+	var out []string
+	for _, n := range g.before.Nodes {
+		if s := StateAt(g.j, n.Node, t); s != n.State {
+			out = append(out, fmt.Sprintf("%s %s (was %s)", n.Node, s, n.State))
 		}
 	}
-	open := map[string]bool{}
-	for _, v := range before.Violations {
-		open[v] = true
-	}
-	for _, v := range after.Violations {
-		if !open[v] {
-			parts = append(parts, v+" still raised")
+	for _, r := range g.during.Violations {
+		if raisedAt(g.j, r.Invariant, t) {
+			out = append(out, r.Invariant+" still raised")
 		}
 	}
-	if len(parts) == 0 {
-		return "health had not settled when the run ended"
+	if g.metricsOnly {
+		for _, m := range g.during.Metrics {
+			if v, ok := valueAt(g.series[m.Name], t); ok && !inRange(m, v) {
+				out = append(out, fmt.Sprintf("%s still out of range (%g)", m.Name, math.Round(v*100)/100))
+			}
+		}
 	}
-	return strings.Join(parts, ", ") + " at the end of the run"
+	return out
+}
+
+// recovery is the first instant in [effect, horizon] with nothing
+// outstanding; nil when there was none.
+func (g judge) recovery(effect, horizon time.Time) *time.Time {
+	var candidates []time.Time
+	in := func(t time.Time) bool { return !t.Before(effect) && !t.After(horizon) }
+	for _, tr := range g.j.Nodes {
+		if in(tr.At) {
+			candidates = append(candidates, tr.At)
+		}
+	}
+	for _, v := range g.j.Violations {
+		if v.ClearedAt != nil && in(*v.ClearedAt) {
+			candidates = append(candidates, *v.ClearedAt)
+		}
+	}
+	if g.metricsOnly {
+		for _, m := range g.during.Metrics {
+			for _, p := range g.series[m.Name].Points {
+				if in(p.At) && inRange(m, p.Value) {
+					candidates = append(candidates, p.At)
+				}
+			}
+		}
+	}
+	slices.SortFunc(candidates, time.Time.Compare)
+	for _, t := range candidates {
+		if len(g.outstanding(t)) == 0 {
+			return &t
+		}
+	}
+	return nil
+}
+
+// raisedAt reports whether invariant was raised (and not cleared) at t.
+func raisedAt(j *Journal, invariant string, t time.Time) bool {
+	for _, v := range j.Violations {
+		if v.Invariant == invariant && !v.RaisedAt.After(t) && (v.ClearedAt == nil || v.ClearedAt.After(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// valueAt is m's last value at or before t.
+func valueAt(m MetricSeries, t time.Time) (float64, bool) {
+	v, ok := 0.0, false
+	for _, p := range m.Points {
+		if p.At.After(t) {
+			break
+		}
+		v, ok = p.Value, true
+	}
+	return v, ok
+}
+
+// observedSeries is every metric as evidence compares it (see Observed),
+// keyed by name.
+func observedSeries(j *Journal) map[string]MetricSeries {
+	out := make(map[string]MetricSeries, len(j.Metrics))
+	for _, m := range j.Metrics {
+		out[m.Name] = Observed(m)
+	}
+	return out
+}
+
+// Observed is m as evidence compares it, and as a chart should show it: a
+// cumulative counter (a running total that never decreases, in a unit
+// that is not already a rate) becomes its rate per second, so a counter
+// growing as usual is not taken for an effect. Other series are returned
+// as they are.
+func Observed(m MetricSeries) MetricSeries {
+	if isCounter(m) {
+		return rates(m)
+	}
+	return m
+}
+
+func isCounter(m MetricSeries) bool {
+	if strings.Contains(m.Unit, "/") || len(m.Points) < 3 {
+		return false
+	}
+	for k := 1; k < len(m.Points); k++ {
+		if m.Points[k].Value < m.Points[k-1].Value {
+			return false
+		}
+	}
+	return m.Points[len(m.Points)-1].Value > m.Points[0].Value
+}
+
+// rates turns a running total into per-second rates between samples.
+func rates(m MetricSeries) MetricSeries {
+	r := MetricSeries{Name: m.Name, Unit: m.Unit + "/s"}
+	for k := 1; k < len(m.Points); k++ {
+		dt := m.Points[k].At.Sub(m.Points[k-1].At).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		r.Points = append(r.Points, Point{At: m.Points[k].At, Value: (m.Points[k].Value - m.Points[k-1].Value) / dt})
+	}
+	return r
 }
 
 // healthAt rebuilds health at t: the last transition of each node at or
@@ -256,7 +364,7 @@ func StateAt(j *Journal, node string, t time.Time) string {
 }
 
 // change finds what left the before-state in [from, to].
-func change(j *Journal, before HealthAt, from, to time.Time) HealthChange {
+func change(j *Journal, series map[string]MetricSeries, before HealthAt, from, to time.Time) HealthChange {
 	hc := HealthChange{From: from, To: to}
 	in := func(t time.Time) bool { return !t.Before(from) && !t.After(to) }
 
@@ -292,7 +400,9 @@ func change(j *Journal, before HealthAt, from, to time.Time) HealthChange {
 	}
 
 	for _, m := range j.Metrics {
-		if s, ok := shift(m, from, to); ok {
+		observed := series[m.Name]
+		if s, ok := shift(observed, from, to); ok {
+			s.Rate = isCounter(m)
 			hc.Metrics = append(hc.Metrics, s)
 		}
 	}
@@ -350,82 +460,8 @@ func firstEffect(hc HealthChange) *time.Time {
 	return &first
 }
 
-// recovery is the first instant in [effect, horizon] when every node is
-// back in its before-state, no violation raised during the fault is still
-// raised and every metric that left its range is back; nil when that did
-// not happen.
-func recovery(j *Journal, before HealthAt, during HealthChange, effect, horizon time.Time) *time.Time {
-	var candidates []time.Time
-	in := func(t time.Time) bool { return !t.Before(effect) && !t.After(horizon) }
-	for _, tr := range j.Nodes {
-		if in(tr.At) {
-			candidates = append(candidates, tr.At)
-		}
-	}
-	for _, v := range j.Violations {
-		if v.ClearedAt != nil && in(*v.ClearedAt) {
-			candidates = append(candidates, *v.ClearedAt)
-		}
-	}
-	for _, m := range during.Metrics {
-		for _, t := range backInRange(j, m, effect) {
-			if in(t) {
-				candidates = append(candidates, t)
-			}
-		}
-	}
-	slices.SortFunc(candidates, time.Time.Compare)
-	for _, t := range candidates {
-		if healthy(j, before, during, t) {
-			return &t
-		}
-	}
-	return nil
-}
-
-// backInRange lists the instants after effect when the shifted metric's
-// value was back within its baseline range.
-func backInRange(j *Journal, s MetricShift, effect time.Time) []time.Time {
-	var at []time.Time
-	for _, m := range j.Metrics {
-		if m.Name != s.Name {
-			continue
-		}
-		for _, p := range m.Points {
-			if !p.At.Before(effect) && inRange(s, p.Value) {
-				at = append(at, p.At)
-			}
-		}
-	}
-	return at
-}
-
 // inRange reports whether v is within the metric's normal range.
 func inRange(s MetricShift, v float64) bool { return v >= s.Low && v <= s.High }
-
-func healthy(j *Journal, before HealthAt, during HealthChange, t time.Time) bool {
-	for _, n := range before.Nodes {
-		if StateAt(j, n.Node, t) != n.State {
-			return false
-		}
-	}
-	now := healthAt(j, t)
-	for _, r := range during.Violations {
-		for _, open := range now.Violations {
-			if open == r.Invariant {
-				return false
-			}
-		}
-	}
-	for _, s := range during.Metrics {
-		for _, m := range now.Metrics {
-			if m.Name == s.Name && !inRange(s, m.Value) {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // nextInjection is the first injection strictly after t (zero if none).
 func nextInjection(j *Journal, t time.Time) time.Time {

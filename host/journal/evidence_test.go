@@ -181,3 +181,55 @@ func stateOf(nodes []journal.NodeState, name string) string {
 	}
 	return ""
 }
+
+// A running total that grows as usual through a fault is no effect; a
+// jump in its rate is, and health is back when the rate is.
+func TestEvidenceJudgesCountersByTheirRate(t *testing.T) {
+	counter := func(burst bool) *journal.Journal {
+		return killRun(func(j *journal.Journal) {
+			j.Nodes, j.Violations = j.Nodes[:3], nil
+			m := journal.MetricSeries{Name: "allowed", Unit: "req"}
+			total := 0.0
+			for s := 0; s < 60; s++ {
+				rate := 30.0 + float64(s%2) // 30-31 req/s
+				if burst && s > 10 && s <= 20 {
+					rate = 150
+				}
+				total += rate
+				m.Points = append(m.Points, journal.Point{At: at(float64(s)), Value: total})
+			}
+			j.Metrics = []journal.MetricSeries{m}
+		})
+	}
+	ev := journal.EvidenceFor(counter(false), 0)
+	if ev.EffectAt != nil || !strings.Contains(ev.Warning, "no observable effect") {
+		t.Errorf("a counter growing at its usual rate was taken for an effect: %+v", ev.During.Metrics)
+	}
+	ev = journal.EvidenceFor(counter(true), 0)
+	if len(ev.During.Metrics) != 1 || !ev.During.Metrics[0].Rate || ev.During.Metrics[0].Max != 150 {
+		t.Fatalf("during: metrics = %+v, want the allowed rate up to 150/s", ev.During.Metrics)
+	}
+	if ev.EffectAt == nil || !ev.EffectAt.Equal(at(11)) || ev.RecoveredAt == nil || !ev.RecoveredAt.Equal(at(21)) {
+		t.Errorf("effect at %v, recovered at %v; want %v and %v", ev.EffectAt, ev.RecoveredAt, at(11), at(21))
+	}
+}
+
+// Recovery is judged on nodes and violations: a metric that stays
+// changed after the nodes are back does not count against it.
+func TestEvidenceRecoveryFollowsNodesAndViolations(t *testing.T) {
+	j := killRun(func(j *journal.Journal) {
+		m := journal.MetricSeries{Name: "p99", Unit: "ms"}
+		for s := 0; s < 60; s++ {
+			v := 4.0
+			if s > 10 {
+				v = 90 // stays high to the end
+			}
+			m.Points = append(m.Points, journal.Point{At: at(float64(s)), Value: v})
+		}
+		j.Metrics = []journal.MetricSeries{m}
+	})
+	ev := journal.EvidenceFor(j, 0)
+	if ev.RecoveredAt == nil || !ev.RecoveredAt.Equal(at(21.5)) || ev.Warning != "" {
+		t.Errorf("recovered at %v, warning %q; want %v and none", ev.RecoveredAt, ev.Warning, at(21.5))
+	}
+}

@@ -93,11 +93,15 @@ func effects(hc journal.HealthChange) []string {
 		out = append(out, v.Invariant+" raised")
 	}
 	for _, m := range hc.Metrics {
+		name, per := m.Name, ""
+		if m.Rate {
+			name, per = m.Name+" rate", "/s"
+		}
 		switch {
 		case m.Max > m.High:
-			out = append(out, fmt.Sprintf("%s up to %s (normal ≤ %s)", m.Name, value(m.Max), value(m.High)))
+			out = append(out, fmt.Sprintf("%s up to %s%s (normal ≤ %s)", name, value(m.Max), per, value(m.High)))
 		default:
-			out = append(out, fmt.Sprintf("%s down to %s (normal ≥ %s)", m.Name, value(m.Min), value(m.Low)))
+			out = append(out, fmt.Sprintf("%s down to %s%s (normal ≥ %s)", name, value(m.Min), per, value(m.Low)))
 		}
 	}
 	return out

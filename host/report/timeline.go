@@ -92,10 +92,7 @@ type timeline struct {
 func (t *timeline) layout() {
 	t.nodes = journal.NodeNames(t.j)
 	t.invariants = invariantRows(t.j)
-	t.metrics = t.j.Metrics
-	if len(t.metrics) > maxMetrics {
-		t.metrics = t.metrics[:maxMetrics]
-	}
+	t.metrics = keyMetrics(t.j)
 	t.faults = wrapLines(t.faultLines(), warnColour)
 	t.failed = wrapLines(t.failedLines(), "")
 	t.titleRows = t.placeChapterTitles(nil)
@@ -112,6 +109,9 @@ func (t *timeline) layout() {
 	t.yMetrics = t.yAxis + 24
 	t.yBottomAxis = t.yMetrics + float64(len(t.metrics))*(metricHeight+metricGap)
 	t.yFaults = t.yBottomAxis + 34
+	if len(t.j.Metrics) > len(t.metrics) {
+		t.yFaults += 16 // the "+N more metrics" note
+	}
 	t.yFailed = t.yFaults + float64(max(len(t.faults), 1)+1)*lineHeight + 12
 	t.height = t.yFailed + 12
 	if len(t.failed) > 0 {
@@ -498,11 +498,15 @@ func (t *timeline) drawAxis(y float64) {
 // most two points per pixel column.
 func (t *timeline) drawMetrics() {
 	d, s := &t.doc, t.scale
-	for i, m := range t.metrics {
+	for i, raw := range t.metrics {
 		top := t.yMetrics + float64(i)*(metricHeight+metricGap)
+		m := journal.Observed(raw)
 		lo, hi := valueRange(m.Points)
 		d.open("g", "class", "metric", "id", fmt.Sprintf("metric-%d", i+1))
 		name := m.Name
+		if m.Unit != raw.Unit {
+			name += " rate"
+		}
 		if m.Unit != "" {
 			name += " (" + m.Unit + ")"
 		}
@@ -518,6 +522,34 @@ func (t *timeline) drawMetrics() {
 	if extra := len(t.j.Metrics) - len(t.metrics); extra > 0 {
 		d.text(fmt.Sprintf("+%d more metrics in the JSON journal", extra), "x", "20", "y", num(t.yBottomAxis+28), "font-size", "10", "fill", mutedColour)
 	}
+}
+
+// keyMetrics picks the metrics to chart: those in which a fault showed
+// first, then the others, maxMetrics at most, in the journal's order.
+func keyMetrics(j *journal.Journal) []journal.MetricSeries {
+	moved := map[string]bool{}
+	for _, c := range j.Chaos {
+		if c.Evidence != nil {
+			for _, m := range c.Evidence.During.Metrics {
+				moved[m.Name] = true
+			}
+		}
+	}
+	chosen := map[string]bool{}
+	for _, first := range []bool{true, false} {
+		for _, m := range j.Metrics {
+			if moved[m.Name] == first && len(chosen) < maxMetrics {
+				chosen[m.Name] = true
+			}
+		}
+	}
+	var out []journal.MetricSeries
+	for _, m := range j.Metrics {
+		if chosen[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func valueRange(pts []journal.Point) (lo, hi float64) {
