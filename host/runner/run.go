@@ -127,16 +127,21 @@ func (u *run) setup() bool {
 
 // callSetup calls Subject.Setup, progress into events.
 func (u *run) callSetup() error {
-	u.event(journal.KindSetup, "setting up "+u.j.Subject)
+	return u.stage(u.ctx, journal.KindSetup, u.subject.Setup)
+}
+
+// stage runs Setup or Teardown (kind) under SetupTimeout, progress into events.
+func (u *run) stage(parent context.Context, kind string, call func(context.Context, func(*sdk.ProgressEvent)) error) error {
+	u.event(kind, kind+" of "+u.j.Subject)
 	u.publish()
-	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.SetupTimeout)
+	ctx, cancel := context.WithTimeout(parent, u.cfg.SetupTimeout)
 	defer cancel()
-	err := u.subject.Setup(ctx, func(p *sdk.ProgressEvent) {
-		u.event(journal.KindSetup, p.GetMessage())
+	err := call(ctx, func(p *sdk.ProgressEvent) {
+		u.event(kind, p.GetMessage())
 		u.publish()
 	})
 	if err == nil {
-		u.event(journal.KindSetup, "setup done")
+		u.event(kind, kind+" done")
 	}
 	return err
 }
@@ -191,22 +196,13 @@ func (u *run) stop() (*journal.Journal, error) {
 }
 
 func (u *run) teardown() {
-	u.event(journal.KindTeardown, "tearing down "+u.j.Subject)
-	u.publish()
-	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.SetupTimeout)
-	defer cancel()
-	err := u.subject.Teardown(ctx, func(p *sdk.ProgressEvent) {
-		u.event(journal.KindTeardown, p.GetMessage())
-		u.publish()
-	})
+	err := u.stage(u.cleanup, journal.KindTeardown, u.subject.Teardown)
 	if err != nil {
 		u.event(journal.KindError, "teardown: "+err.Error())
 		if u.err == nil {
 			u.err = fmt.Errorf("teardown: %w", err)
 		}
-		return
 	}
-	u.event(journal.KindTeardown, "teardown done")
 }
 
 // cleanupAfterPanic reverts what it can and tears down, so a bug in the
