@@ -51,9 +51,15 @@ func journals(t *testing.T) map[string]*journal.Journal {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Recorded from a real headless run of the ratelimiter plugin.
+	recorded, err := journal.Read("testdata/ratelimiter-recorded.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string]*journal.Journal{
-		"2 minutes":  short,
-		"30 minutes": journaltest.Sample(30*time.Minute, 5),
+		"2 minutes":                short,
+		"30 minutes":               journaltest.Sample(30*time.Minute, 5),
+		"recorded ratelimiter run": recorded,
 	}
 }
 
