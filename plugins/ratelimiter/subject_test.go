@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/process"
 )
 
 // pluginBinary is the plugin built once for the tests: the local runtime
@@ -263,5 +264,61 @@ func TestNodeKillIsDetectedAndRevertStartsItAgain(t *testing.T) {
 	waitHealth(t, s, 10*time.Second, "all nodes UP again", allUp)
 	if _, err := s.InjectChaos(context.Background(), &sdk.ChaosConfig{Type: sdk.ContainerKill, Target: "node-9"}); err == nil || !strings.Contains(err.Error(), "node-1") {
 		t.Fatalf("killing an unknown node: err = %v, want one naming the nodes", err)
+	}
+}
+
+func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
+	crashed, _ := setUp(t, nil)
+	inj, err := crashed.InjectChaos(context.Background(), &sdk.ChaosConfig{Type: sdk.RedisPause})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leftRedis, err := process.ParseIdentity(strings.TrimPrefix(inj.Handle, redisPausePrefix+"local:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leftNode := crashed.cl.(*localCluster).nodes[0].Identity()
+
+	// A fresh plugin process (same state file) sets up while the first one's
+	// paused Redis and its nodes are still there.
+	fresh := New()
+	fresh.NodeBinary, fresh.StatePath = pluginBinary, crashed.StatePath
+	configure(t, fresh, nil)
+	var log progressLog
+	if err := fresh.Setup(context.Background(), log.add); err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Teardown(context.Background(), func(string) {})
+	if !strings.Contains(log.String(), fmt.Sprintf("leftover redis (pid %d) from an earlier run that did not finish; it was still paused", leftRedis.Pid)) {
+		t.Fatalf("setup did not report the paused leftover Redis:\n%s", log.String())
+	}
+	if leftRedis.Alive() || leftNode.Alive() {
+		t.Fatalf("leftovers still alive: redis %v, node-1 %v", leftRedis.Alive(), leftNode.Alive())
+	}
+	waitHealth(t, fresh, 15*time.Second, "the fresh cluster UP", allUp)
+	// The stale handle reverts without error and touches nothing new.
+	if err := fresh.RevertChaos(context.Background(), inj.Handle, nil); err != nil {
+		t.Fatalf("reverting the crashed run's handle: %v", err)
+	}
+}
+
+func TestConfigureRejectsBadOptions(t *testing.T) {
+	s := New()
+	d, _ := s.Describe(context.Background())
+	for opt, want := range map[string]string{
+		"nodes=1":                    "want 2 to 9",
+		"limit=0":                    "want 1 or more",
+		"window=10ms":                "want 100ms or more",
+		"base_port=80":               "1024 to 65000",
+		"redis_binary=/no/such/file": "apt-get install redis-server",
+	} {
+		k, v, _ := strings.Cut(opt, "=")
+		opts, err := sdk.ResolveOptions(d.Options, map[string]string{k: v})
+		if err == nil {
+			err = s.Configure(context.Background(), opts)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want one saying %q", opt, err, want)
+		}
 	}
 }

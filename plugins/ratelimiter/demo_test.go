@@ -1,0 +1,127 @@
+package ratelimiter
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/demohost/demohost/sdk/process"
+)
+
+// report is the part of demohost's JSON journal this test reads.
+type report struct {
+	Chapters []struct {
+		Title  string `json:"title"`
+		Status string `json:"status"`
+	} `json:"chapters"`
+	Chaos []struct {
+		Type       string    `json:"type"`
+		Handle     string    `json:"handle"`
+		InjectedAt time.Time `json:"injected_at"`
+		RevertedAt time.Time `json:"reverted_at"`
+	} `json:"chaos"`
+	ViolationsSeen []struct {
+		Invariant string `json:"invariant"`
+	} `json:"violations_seen"`
+}
+
+// TestWholeDemoHeadless runs the real CLI on the real plugin, local runtime,
+// and checks the report proves every anomaly and that nothing is left.
+func TestWholeDemoHeadless(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server)")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "demohost")); err != nil {
+		t.Skip("cmd/demohost is not in this tree yet")
+	}
+	dir := t.TempDir()
+	host := filepath.Join(dir, "demohost")
+	build := exec.Command("go", "build", "-o", host, "./cmd/demohost")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build demohost: %v\n%s", err, out)
+	}
+
+	reportPath := filepath.Join(dir, "r.json")
+	run := exec.Command(host, "--plugin", pluginBinary, "--headless", "--report", reportPath, "--log-file", filepath.Join(dir, "demo.log"))
+	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	start := time.Now()
+	out, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demohost --headless: %v after %s\n%s", err, time.Since(start).Round(time.Second), out)
+	}
+	t.Logf("headless demo passed in %s", time.Since(start).Round(100*time.Millisecond))
+
+	b, err := os.ReadFile(reportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Chapters {
+		if c.Status != "passed" {
+			t.Errorf("chapter %q: %s", c.Title, c.Status)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range r.ViolationsSeen {
+		seen[v.Invariant] = true
+	}
+	for _, inv := range []string{invOverLimit, invCounterDrift, invGhostAllowing, invNodeDown, invRedisUnreachable} {
+		if !seen[inv] {
+			t.Errorf("violations_seen lacks %s (has %v)", inv, seen)
+		}
+	}
+	if len(r.Chaos) != 3 {
+		t.Errorf("%d chaos entries, want 3 (pause, burst, kill)", len(r.Chaos))
+	}
+	var redis process.Identity
+	for _, c := range r.Chaos {
+		if c.RevertedAt.IsZero() || c.RevertedAt.Before(c.InjectedAt) {
+			t.Errorf("chaos %s (%s) not reverted", c.Type, c.Handle)
+		}
+		if rest, ok := strings.CutPrefix(c.Handle, redisPausePrefix+"local:"); ok {
+			redis, _ = process.ParseIdentity(rest)
+		}
+	}
+	if redis.Pid == 0 {
+		t.Fatal("no local Redis pause handle in the report")
+	}
+	if redis.Alive() {
+		t.Errorf("redis-server %s still exists after the demo (stopped: %v)", redis, redis.Stopped())
+	}
+	if left := processesOf(pluginBinary); len(left) > 0 {
+		t.Errorf("plugin processes left running: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "demohost", "ratelimiter-local.state")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the local state file was not cleared: %v", err)
+	}
+}
+
+// processesOf lists live processes whose executable path is exe.
+func processesOf(exe string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if args[0] == exe {
+			out = append(out, e.Name()+": "+strings.Join(args, " "))
+		}
+	}
+	return out
+}
