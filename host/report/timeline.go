@@ -127,6 +127,7 @@ func (t *timeline) draw() {
 	d.raw(`<defs><pattern id="fault-hatch" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
 		`<rect width="8" height="8" fill="` + chaosColour + `" fill-opacity="0.10"/>` +
 		`<line x1="0" y1="0" x2="0" y2="8" stroke="` + chaosColour + `" stroke-opacity="0.35" stroke-width="3"/></pattern></defs>` + "\n")
+	d.raw("<title>" + esc(t.docTitle()) + "</title>\n")
 	d.el("rect", "width", num(width), "height", num(t.height), "fill", "#ffffff")
 	t.drawTitle()
 	t.drawLegend()
@@ -142,6 +143,11 @@ func (t *timeline) draw() {
 	}
 	t.drawLists()
 	d.close("svg")
+}
+
+// docTitle names the run, for the SVG's <title> (a browser tab's name).
+func (t *timeline) docTitle() string {
+	return fmt.Sprintf("demohost %s %s: %s (%s)", t.j.Subject, t.j.SubjectVersion, t.j.Result, t.scale.start.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 func (t *timeline) drawTitle() {
@@ -229,7 +235,11 @@ func (t *timeline) drawChapters() {
 			d.el("rect", "x", num(x), "y", num(t.yPlot), "width", num(w), "height", num(bottom-t.yPlot), "fill", "#f4f6f8")
 		}
 		shade++
-		d.titled("rect", title, "x", num(x), "y", num(t.yPlot-5), "width", num(w), "height", "4", "fill", statusColour[c.Status])
+		stripe := statusColour[c.Status]
+		if stripe == "" {
+			stripe = stateColour["UNKNOWN"] // not finished: the run ended first
+		}
+		d.titled("rect", title, "x", num(x), "y", num(t.yPlot-5), "width", num(w), "height", "4", "fill", stripe)
 		d.el("line", "x1", num(x), "y1", num(t.yChapters-10), "x2", num(x), "y2", num(bottom), "stroke", "#b0bec5", "stroke-width", "0.8")
 		d.close("g")
 	}
