@@ -11,7 +11,7 @@ import (
 )
 
 // TestEveryExitPathRestartsTheKilledStore ends a headless run while a
-// fixture store (not TiKV) is killed — the host SIGTERMed, SIGHUPed, or
+// fixture store (not TiKV) is killed — the host interrupted (Ctrl-C), SIGTERMed, SIGHUPed or
 // SIGKILLed — and checks the store container is running again without
 // anyone else's help.
 func TestEveryExitPathRestartsTheKilledStore(t *testing.T) {
@@ -20,7 +20,7 @@ func TestEveryExitPathRestartsTheKilledStore(t *testing.T) {
 	}
 	c := startFixture(t)
 	dir := binaries(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGKILL} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
