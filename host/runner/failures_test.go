@@ -28,6 +28,8 @@ type fakeSubject struct {
 	hangRevert bool
 	// health returns the nth snapshot of a stream (nil: one UP node).
 	health func(n int) *sdk.HealthSnapshot
+	// silent makes the health stream send nothing.
+	silent bool
 
 	mu        sync.Mutex
 	watches   int
@@ -68,6 +70,10 @@ func (f *fakeSubject) WatchHealth(ctx context.Context, interval time.Duration, s
 	f.mu.Unlock()
 	if broken {
 		return errors.New("connection reset by fakeSubject")
+	}
+	if f.silent {
+		<-ctx.Done()
+		return nil
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -291,5 +297,34 @@ func TestRestartedPluginTakesOverAndRevertsOnExit(t *testing.T) {
 	}
 	if !hasEvent(j, journal.KindSetup, "plugin restarted") {
 		t.Errorf("restart not in the events")
+	}
+}
+
+func TestCountdownPublishesEverySecond(t *testing.T) {
+	// With a silent health stream, only the countdown itself publishes.
+	fake := &fakeSubject{injects: true, silent: true}
+	r := runner.New(runner.Config{
+		Subject:     fake,
+		Description: &sdk.Description{Name: "fake"},
+		Chapters: []*sdk.Chapter{{
+			Title: "Break it", Chaos: &sdk.ChaosConfig{Name: "boom", Type: sdk.ContainerKill},
+			ChaosCountdown: sdk.Dur(2 * time.Second),
+		}},
+	})
+	snaps, _ := r.Subscribe()
+	wait := started(t, context.Background(), r)
+	var left []time.Duration
+	waitSnapshot(t, snaps, 10*time.Second, "the fault injected", func(s runner.Snapshot) bool {
+		if s.Current != nil && !s.Current.CountdownUntil.IsZero() {
+			left = append(left, time.Until(s.Current.CountdownUntil).Round(time.Second))
+		}
+		return len(s.Chaos) == 1
+	})
+	r.Quit()
+	if _, err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) < 2 || left[0] != 2*time.Second || left[len(left)-1] != time.Second {
+		t.Errorf("countdown snapshots showed %v, want 2s then 1s", left)
 	}
 }

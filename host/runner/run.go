@@ -94,6 +94,7 @@ func (u *run) run() (j *journal.Journal, err error) {
 	u.phase = PhaseRunning
 	u.startHealth()
 	u.enter(0)
+	u.publish()
 	for !u.finished {
 		select {
 		case f := <-u.r.msgs:
