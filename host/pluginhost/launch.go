@@ -125,28 +125,41 @@ func Launch(cfg Config) (*Plugin, error) {
 	return p, nil
 }
 
+// PID is the plugin process id (its process group id too).
+func (p *Plugin) PID() int { return p.cmd.Process.Pid }
+
 // Exited reports whether the plugin process has ended (e.g. crashed).
 func (p *Plugin) Exited() bool { return p.client.Exited() }
 
 // Close ends the plugin: SIGTERM, on which sdk.Serve reverts any chaos still
-// active and tears down, then waits for it to exit (bounded), kills it if it
-// did not, and kills anything left in its process group so no child
-// outlives it. Safe to call more than once.
+// active and tears down, then waits for it to exit (bounded), and kills
+// whatever is left in its process group, the plugin included, so no child
+// outlives it (a child holding the plugin's stderr would also keep go-plugin
+// waiting). Safe to call more than once.
 func (p *Plugin) Close() {
 	p.closed.Do(func() {
-		if p.Subject != nil && p.cmd.Process != nil && !p.client.Exited() {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		proc := p.cmd.Process
+		if proc == nil {
+			p.client.Kill()
+			return
+		}
+		if p.Subject != nil && !p.exited() {
+			_ = proc.Signal(syscall.SIGTERM)
 			deadline := time.Now().Add(closeTimeout)
-			for !p.client.Exited() && time.Now().Before(deadline) {
+			for !p.exited() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
+		// The group may be empty already; ESRCH is fine.
+		_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
 		p.client.Kill()
-		if p.cmd.Process != nil {
-			// The group may be empty already; ESRCH is fine.
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		}
 	})
+}
+
+// exited reports whether the plugin process has ended, even if go-plugin
+// has not reaped it yet.
+func (p *Plugin) exited() bool {
+	return p.client.Exited() || processEnded(p.cmd.Process.Pid)
 }
 
 // defaultDeadline gives every unary RPC without a deadline one of d, so a

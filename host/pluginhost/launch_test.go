@@ -1,0 +1,116 @@
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// processState is the state letter of /proc/PID/stat (R, S, T, Z...).
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	state, _, _ := strings.Cut(after, " ")
+	return state
+}
+
+func TestLaunchServesTheSubjectAndCloseLeavesNoProcess(t *testing.T) {
+	// A wrapper that leaves a child in the plugin's process group, then
+	// becomes the plugin: Close must not let the child outlive it.
+	dir := t.TempDir()
+	childPid := filepath.Join(dir, "child.pid")
+	wrapper := filepath.Join(dir, "demohost-wrapped")
+	script := "#!/bin/sh\nsleep 300 &\necho $! > " + childPid + "\nexec " + examplePlugin + "\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	p, err := Launch(Config{Path: wrapper, Logger: hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	d, err := p.Subject.Describe(context.Background())
+	if err != nil || d.Name != "example" {
+		t.Fatalf("Describe = %v, %v; want the example subject", d, err)
+	}
+	if pgid, _ := syscall.Getpgid(p.PID()); pgid != p.PID() {
+		t.Fatalf("plugin pgid = %d; want its own group %d (a terminal Ctrl-C must not reach it)", pgid, p.PID())
+	}
+	b, err := os.ReadFile(childPid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if !alive(child) {
+		t.Fatalf("the wrapper's child %d is not running", child)
+	}
+
+	pid := p.PID()
+	p.Close()
+	waitFor(t, 5*time.Second, "the plugin and its child to be gone", func() bool {
+		return !alive(pid) && !alive(child)
+	})
+	if !strings.Contains(log.String(), "plugin started") {
+		t.Errorf("go-plugin's messages did not reach the logger:\n%s", log.String())
+	}
+}
+
+func TestLaunchPinnedHash(t *testing.T) {
+	b, err := os.ReadFile(examplePlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	p, err := Launch(Config{Path: examplePlugin, SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		t.Fatalf("launch with the right hash: %v", err)
+	}
+	p.Close()
+
+	wrong := strings.Repeat("0", 64)
+	_, err = Launch(Config{Path: examplePlugin, SHA256: wrong})
+	if err == nil || !strings.Contains(err.Error(), "does not match --plugin-sha256: its SHA-256 is "+hex.EncodeToString(sum[:])) {
+		t.Fatalf("launch with a wrong hash: %v; want a mismatch naming the real hash", err)
+	}
+}
+
+func TestCallsWithoutDeadlineGetOne(t *testing.T) {
+	// A plugin whose Health never answers: the deadline must end the call.
+	p, err := Launch(Config{Path: examplePlugin, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Subject.Health(context.Background()); err != nil {
+		t.Fatalf("a quick call failed: %v", err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGSTOP) // the plugin hangs
+	defer func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }()
+	waitFor(t, 5*time.Second, "the plugin to stop", func() bool { return processState(p.PID()) == "T" })
+	start := time.Now()
+	_, err = p.Subject.Health(context.Background())
+	if err == nil {
+		t.Fatal("a call to a hung plugin returned no error")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a call to a hung plugin took %s; want about the 200ms deadline", took)
+	}
+}
