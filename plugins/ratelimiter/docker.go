@@ -3,12 +3,244 @@ package ratelimiter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/docker"
+	"github.com/demohost/demohost/sdk/process"
+	dockerclient "github.com/docker/docker/client"
+	"github.com/redis/go-redis/v9"
 )
 
-func newDockerCluster(context.Context, *Subject, sdk.Options, sdk.Progress) (cluster, error) {
-	return nil, errors.New("docker runtime: not yet")
+// dockerScope labels everything the docker runtime creates; it acts on
+// nothing else.
+var dockerScope = docker.Scope{"demohost.plugin": "ratelimiter"}
+
+// Names of what the docker runtime creates.
+const (
+	dockerNetwork   = "demohost-ratelimiter"
+	dockerRedisName = "demohost-ratelimiter-redis"
+	dockerNodeImage = "demohost-ratelimiter-node:local"
+	// dockerLocalRedisImage is built from the installed redis-server when
+	// the redis_image option names an image the engine does not have.
+	dockerLocalRedisImage = "demohost-ratelimiter-redis:local"
+	nodePort              = 8080
+	redisPort             = 6379
+)
+
+// dockerCluster runs Redis and the nodes as containers on a private network,
+// published on loopback for the plugin.
+type dockerCluster struct {
+	target     *docker.Target
+	cli        *dockerclient.Client
+	nodeBinary string
+	redisImage string
+	settings   nodeSettings
+	nodeCount  int
+
+	mu        sync.Mutex
+	redisID   string
+	redisAddr string
+	refs      []nodeRef
 }
 
-func unpauseDockerRedis(context.Context, string) error { return errors.New("docker runtime: not yet") }
+func newDockerCluster(ctx context.Context, s *Subject, opts sdk.Options, progress sdk.Progress) (cluster, error) {
+	target, err := docker.New(dockerScope)
+	if err != nil {
+		return nil, err
+	}
+	if err := target.Ping(ctx); err != nil {
+		target.Close()
+		return nil, err
+	}
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		target.Close()
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	// Reconcile: a crashed run may have left containers of ours behind.
+	if left, err := target.List(ctx); err == nil && len(left) > 0 {
+		if err := target.RemoveAll(ctx); err != nil {
+			return nil, fmt.Errorf("remove leftovers of an earlier run: %w", err)
+		}
+		progress(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", len(left)))
+	}
+	return &dockerCluster{
+		target: target, cli: cli, nodeBinary: s.NodeBinary, redisImage: opts.String("redis_image"),
+		settings: s.settings(opts), nodeCount: opts.Int("nodes"),
+	}, nil
+}
+
+func (c *dockerCluster) Kind() string { return "docker containers" }
+
+func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error {
+	if _, err := c.target.CreateNetwork(ctx, dockerNetwork); err != nil {
+		return err
+	}
+	redisImage, redisCmd, err := c.ensureRedisImage(ctx, progress)
+	if err != nil {
+		return err
+	}
+	if err := buildRootfsImage(ctx, c.cli, dockerNodeImage, c.nodeBinary); err != nil {
+		return fmt.Errorf("node image: %w", err)
+	}
+	progress("built node image " + dockerNodeImage + " FROM scratch with the plugin binary")
+
+	rc, err := c.target.Run(ctx, docker.ContainerSpec{
+		Name: dockerRedisName, Image: redisImage, Cmd: redisCmd, Network: dockerNetwork, Publish: []int{redisPort},
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.redisID, c.redisAddr = rc.ID, rc.HostPorts[fmt.Sprintf("%d/tcp", redisPort)]
+	c.mu.Unlock()
+	rdb := redis.NewClient(&redis.Options{Addr: c.redisAddr, MaxRetries: -1, DisableIdentity: true})
+	defer rdb.Close()
+	if err := process.WaitReady(ctx, nil, 20*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
+		return fmt.Errorf("redis container on %s: %w", c.redisAddr, err)
+	}
+	progress(fmt.Sprintf("redis container %s answering on %s", dockerRedisName, c.redisAddr))
+
+	for i := 1; i <= c.nodeCount; i++ {
+		id := fmt.Sprintf("node-%d", i)
+		nc, err := c.target.Run(ctx, docker.ContainerSpec{
+			Name: c.containerName(id), Image: dockerNodeImage, Network: dockerNetwork, Publish: []int{nodePort},
+			Cmd: c.settings.args(id, fmt.Sprintf("0.0.0.0:%d", nodePort), fmt.Sprintf("%s:%d", dockerRedisName, redisPort)),
+		})
+		if err != nil {
+			return err
+		}
+		ref := nodeRef{ID: id, Addr: nc.HostPorts[fmt.Sprintf("%d/tcp", nodePort)]}
+		c.mu.Lock()
+		c.refs = append(c.refs, ref)
+		c.mu.Unlock()
+		if err := process.WaitReady(ctx, nil, 20*time.Second, httpProbe("http://"+ref.Addr+"/health")); err != nil {
+			return fmt.Errorf("%s container on %s: %w", id, ref.Addr, err)
+		}
+		progress(fmt.Sprintf("%s container serving on %s", id, ref.Addr))
+	}
+	return nil
+}
+
+// ensureRedisImage returns the Redis image to run and its command: the
+// redis_image option when the engine has it, else an image built FROM
+// scratch from the installed redis-server (nothing can be pulled here).
+func (c *dockerCluster) ensureRedisImage(ctx context.Context, progress sdk.Progress) (string, []string, error) {
+	args := []string{"--save", "", "--appendonly", "no", "--protected-mode", "no"}
+	if _, err := c.cli.ImageInspect(ctx, c.redisImage); err == nil {
+		return c.redisImage, append([]string{"redis-server"}, args...), nil
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, fmt.Errorf("redis image %s is not on this engine and redis-server is not installed to build one: "+
+			"run `docker pull %s`, set redis_image to a local image, or install redis-server", c.redisImage, c.redisImage)
+	}
+	if err := buildRootfsImage(ctx, c.cli, dockerLocalRedisImage, bin); err != nil {
+		return "", nil, fmt.Errorf("redis image: %w", err)
+	}
+	progress(fmt.Sprintf("%s is not on this engine: built %s FROM scratch from %s and its libraries (docker pull %s to use it instead)",
+		c.redisImage, dockerLocalRedisImage, bin, c.redisImage))
+	return dockerLocalRedisImage, args, nil
+}
+
+func (c *dockerCluster) containerName(id string) string { return "demohost-ratelimiter-" + id }
+
+func (c *dockerCluster) Stop(ctx context.Context, progress sdk.Progress) error {
+	if err := c.target.RemoveAll(ctx); err != nil {
+		return err
+	}
+	progress("removed the ratelimiter containers, network and images")
+	c.target.Close()
+	c.cli.Close()
+	return nil
+}
+
+func (c *dockerCluster) RedisAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.redisAddr
+}
+
+func (c *dockerCluster) Nodes() []nodeRef {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]nodeRef(nil), c.refs...)
+}
+
+func (c *dockerCluster) RedisState(ctx context.Context) sdk.NodeState {
+	rc, err := c.target.Inspect(ctx, dockerRedisName)
+	switch {
+	case err != nil:
+		return sdk.Unknown
+	case rc.Paused:
+		return sdk.Paused
+	case rc.Running:
+		return sdk.Up
+	}
+	return sdk.Down
+}
+
+func (c *dockerCluster) PauseRedis(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	id := c.redisID
+	c.mu.Unlock()
+	if err := c.target.Pause(ctx, id); err != nil {
+		return "", err
+	}
+	return redisPausePrefix + "docker:" + id, nil
+}
+
+func (c *dockerCluster) KillNode(ctx context.Context, id string) error {
+	if _, err := nodeIndex(c.Nodes(), id); err != nil {
+		return err
+	}
+	return c.target.Kill(ctx, c.containerName(id))
+}
+
+// StartNode starts a killed node container again; its published port may
+// change, so the new one is read back.
+func (c *dockerCluster) StartNode(ctx context.Context, id string) error {
+	i, err := nodeIndex(c.Nodes(), id)
+	if err != nil {
+		return err
+	}
+	if err := c.target.Start(ctx, c.containerName(id)); err != nil {
+		return err
+	}
+	nc, err := c.target.WaitState(ctx, c.containerName(id), func(nc docker.Container) bool {
+		return nc.Running && nc.HostPorts[fmt.Sprintf("%d/tcp", nodePort)] != ""
+	})
+	if err != nil {
+		return err
+	}
+	addr := nc.HostPorts[fmt.Sprintf("%d/tcp", nodePort)]
+	c.mu.Lock()
+	c.refs[i].Addr = addr
+	c.mu.Unlock()
+	return process.WaitReady(ctx, nil, 20*time.Second, httpProbe("http://"+addr+"/health"))
+}
+
+// unpauseDockerRedis reverts "redis-pause:docker:<id>": it unpauses that
+// container only if it carries this plugin's labels.
+func unpauseDockerRedis(ctx context.Context, id string) error {
+	target, err := docker.New(dockerScope)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := target.Unpause(ctx, id); err != nil {
+		if errors.Is(err, docker.ErrOutOfScope) {
+			return err
+		}
+		if strings.Contains(err.Error(), "no such container") {
+			return nil // removed since: nothing left paused
+		}
+		return err
+	}
+	return nil
+}
