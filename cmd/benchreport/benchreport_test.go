@@ -52,6 +52,9 @@ func TestDocCommentsGiveMethodAndTarget(t *testing.T) {
 	if d.Method != "BenchmarkDetectionLatency measures the time from SIGKILLing a store container to store_down in the subject's health." {
 		t.Errorf("method = %q (the code line and the target must not be in it)", d.Method)
 	}
+	if d := docs["BenchmarkInline"]; d.Method != "BenchmarkInline measures a thing." || d.Target != "≤ 1s." {
+		t.Errorf("inline target: %+v", d)
+	}
 	if _, ok := docs["BenchmarkUndocumented"]; ok {
 		t.Error("an undocumented benchmark got a doc")
 	}

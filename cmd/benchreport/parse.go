@@ -118,7 +118,8 @@ func readDocs(dir string) (map[string]doc, error) {
 }
 
 // splitDoc joins a doc comment's prose paragraphs into one line, keeps
-// the "Target:" paragraph apart and drops indented (code) lines.
+// what follows "Target:" (to the end of its paragraph) apart and drops
+// indented (code) lines.
 func splitDoc(text string) doc {
 	var d doc
 	var method []string
@@ -131,9 +132,11 @@ func splitDoc(text string) doc {
 			lines = append(lines, strings.TrimSpace(l))
 		}
 		p := strings.Join(lines, " ")
-		if t, ok := strings.CutPrefix(p, "Target:"); ok {
-			d.Target = strings.TrimSpace(t)
-		} else if p != "" {
+		if before, target, ok := strings.Cut(p, "Target:"); ok {
+			d.Target = strings.TrimSpace(target)
+			p = strings.TrimSpace(before)
+		}
+		if p != "" {
 			method = append(method, p)
 		}
 	}

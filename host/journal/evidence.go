@@ -413,11 +413,15 @@ func change(j *Journal, series map[string]MetricSeries, before HealthAt, from, t
 // BaselineWindow before from, widened by metricTolerance of their mean)
 // during [from, to].
 func shift(m MetricSeries, from, to time.Time) (MetricShift, bool) {
+	// Points are in time order: skip to the baseline window.
+	first, _ := slices.BinarySearchFunc(m.Points, from.Add(-BaselineWindow), func(p Point, t time.Time) int { return p.At.Compare(t) })
+	pts := m.Points[first:]
 	lo, hi, sum, n := math.Inf(1), math.Inf(-1), 0.0, 0 // baseline
-	for _, p := range m.Points {
-		if p.At.Before(from) && !p.At.Before(from.Add(-BaselineWindow)) {
-			lo, hi, sum, n = math.Min(lo, p.Value), math.Max(hi, p.Value), sum+p.Value, n+1
+	for _, p := range pts {
+		if !p.At.Before(from) {
+			break
 		}
+		lo, hi, sum, n = math.Min(lo, p.Value), math.Max(hi, p.Value), sum+p.Value, n+1
 	}
 	if n < 2 {
 		return MetricShift{}, false // no baseline to compare with
@@ -425,9 +429,9 @@ func shift(m MetricSeries, from, to time.Time) (MetricShift, bool) {
 	tol := math.Max(metricTolerance*math.Abs(sum/float64(n)), 1e-9)
 	s := MetricShift{Name: m.Name, Low: lo - tol, High: hi + tol, Min: math.Inf(1), Max: math.Inf(-1)}
 	out := false
-	for _, p := range m.Points {
-		if p.At.Before(from) || p.At.After(to) {
-			continue
+	for _, p := range pts[n:] {
+		if p.At.After(to) {
+			break
 		}
 		s.Min, s.Max = math.Min(s.Min, p.Value), math.Max(s.Max, p.Value)
 		if !out && !inRange(s, p.Value) {
