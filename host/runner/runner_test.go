@@ -156,10 +156,19 @@ func interactive(t *testing.T, l *launched, ctx context.Context) (*runner.Runner
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 	wait := started(t, ctx, r)
-	waitSnapshot(t, snaps, 10*time.Second, "the first chapter", func(s runner.Snapshot) bool {
-		return s.Phase == runner.PhaseRunning && s.Index == 0
+	waitSnapshot(t, snaps, 10*time.Second, "the first chapter passing", func(s runner.Snapshot) bool {
+		return s.Phase == runner.PhaseRunning && s.Index == 0 && allMet(s.Current)
 	})
 	return r, spy, snaps, wait
+}
+
+func allMet(c *runner.ChapterView) bool {
+	for _, e := range c.Expectations {
+		if e.State != runner.Met {
+			return false
+		}
+	}
+	return true
 }
 
 // atChaos waits until the chaos chapter is shown with its fault active and
