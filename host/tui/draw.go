@@ -1,0 +1,205 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/uniseg"
+
+	"github.com/demohost/demohost/sdk/markup"
+)
+
+// rect is a region of the screen.
+type rect struct{ x, y, w, h int }
+
+// cell is one styled rune, the unit that text wrapping works on.
+type cell struct {
+	r     rune
+	style tcell.Style
+}
+
+// canvas draws clipped text on a screen.
+type canvas struct {
+	s  tcell.Screen
+	th theme
+}
+
+func runeWidth(r rune) int {
+	if r < 0x300 { // ASCII and Latin: the common case, no table lookup
+		if r < ' ' {
+			return 0
+		}
+		return 1
+	}
+	return uniseg.StringWidth(string(r))
+}
+
+// text draws str at (x, y), never past x+maxW, and returns the columns used.
+func (c canvas) text(x, y, maxW int, str string, st tcell.Style) int {
+	used := 0
+	for _, r := range str {
+		w := runeWidth(r)
+		if w == 0 {
+			continue
+		}
+		if used+w > maxW {
+			break
+		}
+		c.s.SetContent(x+used, y, r, nil, st)
+		used += w
+	}
+	return used
+}
+
+// textEllipsis draws str, ending it with … when it does not fit.
+func (c canvas) textEllipsis(x, y, maxW int, str string, st tcell.Style) int {
+	if maxW <= 0 {
+		return 0
+	}
+	if uniseg.StringWidth(str) <= maxW {
+		return c.text(x, y, maxW, str, st)
+	}
+	n := c.text(x, y, maxW-1, str, st)
+	c.s.SetContent(x+n, y, '…', nil, st)
+	return n + 1
+}
+
+// fill paints a region with spaces in st.
+func (c canvas) fill(r rect, st tcell.Style) {
+	for y := r.y; y < r.y+r.h; y++ {
+		for x := r.x; x < r.x+r.w; x++ {
+			c.s.SetContent(x, y, ' ', nil, st)
+		}
+	}
+}
+
+// box draws a border with a title and returns the inside.
+func (c canvas) box(r rect, title string, st tcell.Style) rect {
+	if r.w < 2 || r.h < 2 {
+		return rect{}
+	}
+	right, bottom := r.x+r.w-1, r.y+r.h-1
+	for x := r.x + 1; x < right; x++ {
+		c.s.SetContent(x, r.y, '─', nil, st)
+		c.s.SetContent(x, bottom, '─', nil, st)
+	}
+	for y := r.y + 1; y < bottom; y++ {
+		c.s.SetContent(r.x, y, '│', nil, st)
+		c.s.SetContent(right, y, '│', nil, st)
+	}
+	c.s.SetContent(r.x, r.y, '┌', nil, st)
+	c.s.SetContent(right, r.y, '┐', nil, st)
+	c.s.SetContent(r.x, bottom, '└', nil, st)
+	c.s.SetContent(right, bottom, '┘', nil, st)
+	if title != "" && r.w > 4 {
+		c.textEllipsis(r.x+2, r.y, r.w-4, " "+title+" ", st.Bold(true))
+	}
+	return rect{r.x + 1, r.y + 1, r.w - 2, r.h - 2}
+}
+
+// cells turns narration markup into styled runes on top of base.
+func (th theme) cells(narration string, base tcell.Style) []cell {
+	var out []cell
+	for _, sp := range markup.Parse(narration) {
+		st := base.Bold(sp.Style.Bold).Dim(sp.Style.Dim)
+		if sp.Style.Color != markup.Default {
+			st = th.fg(st, markupColors[sp.Style.Color])
+		}
+		for _, r := range sp.Text {
+			out = append(out, cell{r, st})
+		}
+	}
+	return out
+}
+
+var markupColors = map[markup.Color]tcell.Color{
+	markup.Red: tcell.ColorRed, markup.Green: tcell.ColorGreen, markup.Yellow: tcell.ColorYellow,
+	markup.Blue: tcell.ColorBlue, markup.Magenta: tcell.ColorFuchsia, markup.Cyan: tcell.ColorAqua,
+}
+
+// wrap breaks styled text into lines of at most width columns, at spaces
+// where it can and hard where a word is longer than a line. Newlines break.
+func wrap(text []cell, width int) [][]cell {
+	if width <= 0 {
+		return nil
+	}
+	var lines [][]cell
+	for len(text) > 0 {
+		w, cut, space := 0, len(text), -1
+		for i, c := range text {
+			if c.r == '\n' {
+				cut = i
+				break
+			}
+			if c.r == ' ' {
+				space = i
+			}
+			w += runeWidth(c.r)
+			if w > width {
+				cut = i
+				if space > 0 {
+					cut = space
+				}
+				break
+			}
+		}
+		if cut == 0 { // a wide rune in a one-column line: skip it
+			cut = 1
+		}
+		lines = append(lines, text[:cut])
+		text = text[cut:]
+		if len(text) > 0 && (text[0].r == ' ' || text[0].r == '\n') {
+			text = text[1:]
+		}
+	}
+	return lines
+}
+
+// line draws styled runes at (x, y) clipped to maxW.
+func (c canvas) line(x, y, maxW int, cells []cell) {
+	used := 0
+	for _, cl := range cells {
+		w := runeWidth(cl.r)
+		if w == 0 {
+			continue
+		}
+		if used+w > maxW {
+			return
+		}
+		c.s.SetContent(x+used, y, cl.r, nil, cl.style)
+		used += w
+	}
+}
+
+// plainCells is text in one style, for wrap.
+func plainCells(s string, st tcell.Style) []cell {
+	out := make([]cell, 0, len(s))
+	for _, r := range s {
+		out = append(out, cell{r, st})
+	}
+	return out
+}
+
+// pad right-pads s with spaces to n columns (or cuts it with …).
+func pad(s string, n int) string {
+	w := uniseg.StringWidth(s)
+	switch {
+	case w == n:
+		return s
+	case w < n:
+		return s + strings.Repeat(" ", n-w)
+	case n <= 1:
+		return strings.Repeat("…", n)
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		rw := runeWidth(r)
+		if used+rw > n-1 {
+			break
+		}
+		b.WriteRune(r)
+		used += rw
+	}
+	return b.String() + strings.Repeat(" ", n-1-used) + "…"
+}

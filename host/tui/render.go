@@ -1,0 +1,485 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/uniseg"
+
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/sdk"
+)
+
+// The smallest screen the layout fits in.
+const (
+	minWidth  = 80
+	minHeight = 24
+)
+
+const defaultKeys = "space/enter/→ next · ← back · ? help · q quit"
+
+// render draws one frame: a pure function of the snapshot, the view and the
+// screen's size (and now, for clocks). It does not call Show.
+func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
+	s.Clear()
+	w, h := s.Size()
+	c := canvas{s: s, th: v.th}
+	if w < minWidth || h < minHeight {
+		drawTooSmall(c, w, h)
+		return
+	}
+	drawHeader(c, snap, now, w)
+	y := 1
+	for _, b := range banners(snap, v) {
+		c.fill(rect{0, y, w, 1}, b.style)
+		c.textEllipsis(1, y, w-2, b.text, b.style)
+		y++
+	}
+	drawFooter(c, snap, w, h-1)
+
+	body := rect{0, y, w, h - 1 - y}
+	if len(v.watches) > 0 {
+		wh := max(6, body.h/3)
+		drawWatches(c, v.watches, rect{0, body.y + body.h - wh, w, wh})
+		body.h -= wh
+	}
+	leftW := max(40, w/2)
+	left := rect{0, body.y, leftW, body.h}
+	right := rect{leftW, body.y, w - leftW, body.h}
+
+	ch := clamp(clusterNeed(snap.Health)+2, 4, left.h*2/3)
+	clusterLines := clusterContent(c.th, snap.Health, ch-2)
+	drawLines(c, c.box(rect{left.x, left.y, left.w, ch}, clusterTitle(snap.Health), c.th.border()), clusterLines)
+	drawMetrics(c, snap.Health, v.history, c.box(rect{left.x, left.y + ch, left.w, left.h - ch}, "metrics", c.th.border()))
+
+	title, narration := narrationContent(c.th, snap, now, right.w-2)
+	nh := clamp(len(narration)+2, 5, right.h*2/3)
+	drawLines(c, c.box(rect{right.x, right.y, right.w, nh}, title, c.th.border()), narration)
+	drawEvents(c, snap.Events, c.box(rect{right.x, right.y + nh, right.w, right.h - nh}, "events", c.th.border()))
+
+	if v.help {
+		drawHelp(c, w, h)
+	}
+}
+
+func drawTooSmall(c canvas, w, h int) {
+	msg := fmt.Sprintf("terminal too small (need %dx%d)", minWidth, minHeight)
+	now := fmt.Sprintf("now %dx%d · q quits", w, h)
+	y := max(0, h/2-1)
+	c.text(max(0, (w-len(msg))/2), y, w, msg, c.th.bad())
+	c.text(max(0, (w-len(now))/2), y+1, w, now, c.th.base())
+}
+
+func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
+	bar := c.th.bar()
+	c.fill(rect{0, 0, w, 1}, bar)
+	parts := []string{"demohost"}
+	if snap.Subject != "" {
+		parts = append(parts, strings.TrimSpace(snap.Subject+" "+snap.SubjectVersion))
+	}
+	progress := fmt.Sprintf("[%d/%d]", snap.Index+1, len(snap.Chapters))
+	if snap.Current != nil {
+		progress += " " + snap.Current.Title
+	}
+	parts = append(parts, progress, clock(snap, now))
+	c.textEllipsis(1, 0, w-2, strings.Join(parts, " │ "), bar.Bold(true))
+
+	if len(snap.Chaos) == 0 {
+		return
+	}
+	badge := " ⚡ " + chaosBadge(snap.Chaos[0], now)
+	if n := len(snap.Chaos) - 1; n > 0 {
+		badge += fmt.Sprintf(" (+%d more)", n)
+	}
+	badge += " "
+	bw := min(uniseg.StringWidth(badge), w/2)
+	c.textEllipsis(w-bw, 0, bw, badge, c.th.alarm())
+}
+
+func clock(snap *runner.Snapshot, now time.Time) string {
+	if snap.StartedAt.IsZero() {
+		return "--:--"
+	}
+	d := now.Sub(snap.StartedAt).Truncate(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return fmt.Sprintf("%02d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func chaosBadge(a runner.ActiveChaos, now time.Time) string {
+	s := a.Type.String()
+	if a.Target != "" {
+		s += " → " + a.Target
+	}
+	if a.Until.IsZero() {
+		return s + " · until reverted"
+	}
+	return fmt.Sprintf("%s · %ds left", s, secondsLeft(now, a.Until))
+}
+
+type banner struct {
+	text  string
+	style tcell.Style
+}
+
+func banners(snap *runner.Snapshot, v *view) []banner {
+	var out []banner
+	if snap.PluginError != "" {
+		out = append(out, banner{"✗ plugin error: " + snap.PluginError, v.th.alarm()})
+	}
+	if v.ended != "" {
+		out = append(out, banner{"■ the demo ended: " + v.ended + " · press q to exit", v.th.alarm()})
+	}
+	switch snap.Phase {
+	case runner.PhaseStarting:
+		out = append(out, banner{"… setting up " + snap.Subject, v.th.notice()})
+	case runner.PhaseStopping:
+		msg := "… tearing down"
+		if n := len(snap.Chaos); n > 0 {
+			msg = fmt.Sprintf("… reverting chaos (%d active) before quitting", n)
+		}
+		out = append(out, banner{msg, v.th.notice()})
+	}
+	return out
+}
+
+func drawFooter(c canvas, snap *runner.Snapshot, w, y int) {
+	bar := c.th.bar()
+	c.fill(rect{0, y, w, 1}, bar)
+	x := 0
+	if snap.Notice != "" {
+		x = c.textEllipsis(0, y, w*2/3, " ⚠ "+snap.Notice+" ", c.th.notice()) + 1
+	}
+	keys := defaultKeys
+	if snap.Current != nil && snap.Current.KeyHint != "" {
+		keys = snap.Current.KeyHint + " · ? help · q quit"
+	}
+	c.textEllipsis(x+1, y, w-x-2, keys, bar)
+}
+
+// styledLine is one line of a panel: cells drawn left to right.
+type styledLine []cell
+
+func drawLines(c canvas, in rect, lines []styledLine) {
+	for i := 0; i < in.h && i < len(lines); i++ {
+		c.line(in.x, in.y+i, in.w, lines[i])
+	}
+}
+
+func clusterTitle(h *sdk.HealthSnapshot) string {
+	if h == nil {
+		return "cluster"
+	}
+	up := 0
+	for _, n := range h.Nodes {
+		if n.State == sdk.Up {
+			up++
+		}
+	}
+	return fmt.Sprintf("cluster · %d/%d up", up, len(h.Nodes))
+}
+
+// clusterContent is the health error and active violations, then the
+// nodes (glyph, name, state, role, address, detail). When they do not fit
+// in rows, the last row counts the nodes left out and those not UP.
+func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
+	if h == nil {
+		return []styledLine{styledLine(plainCells("waiting for health…", th.dim()))}
+	}
+	var lines []styledLine
+	if h.Error != "" {
+		lines = append(lines, styledLine(plainCells("⚠ health: "+h.Error, th.bad())))
+	}
+	for _, vi := range h.Violations {
+		st := th.bad()
+		switch vi.Severity {
+		case sdk.Warning:
+			st = th.warn()
+		case sdk.Info:
+			st = th.dim()
+		}
+		text := "⚠ " + vi.Invariant
+		if vi.Target != "" {
+			text += " " + vi.Target
+		}
+		if vi.Message != "" {
+			text += ": " + vi.Message
+		}
+		lines = append(lines, styledLine(plainCells(text, st)))
+	}
+	nameW, roleW, addrW := 4, 0, 0
+	for _, n := range h.Nodes {
+		nameW = max(nameW, uniseg.StringWidth(nodeName(n)))
+		roleW = max(roleW, uniseg.StringWidth(n.Role))
+		addrW = max(addrW, uniseg.StringWidth(n.Address))
+	}
+	nameW, roleW, addrW = min(nameW, 18), min(roleW, 10), min(addrW, 22)
+	for i, n := range h.Nodes {
+		if rows > 0 && len(lines) == rows-1 && i < len(h.Nodes)-1 {
+			lines = append(lines, styledLine(plainCells(hiddenNodes(h.Nodes[i:]), th.warn())))
+			break
+		}
+		glyph, st := th.nodeGlyph(n.State)
+		line := styledLine{{glyph, st}, {' ', st}}
+		line = append(line, plainCells(pad(nodeName(n), nameW)+" ", th.base())...)
+		line = append(line, plainCells(pad(n.State.String(), 9), st)...)
+		rest := pad(n.Role, roleW) + " " + pad(n.Address, addrW) + " " + n.Detail
+		line = append(line, plainCells(rest, th.dim())...)
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// clusterNeed is how many rows clusterContent would fill given room.
+func clusterNeed(h *sdk.HealthSnapshot) int {
+	if h == nil {
+		return 1
+	}
+	n := len(h.Violations) + len(h.Nodes)
+	if h.Error != "" {
+		n++
+	}
+	return n
+}
+
+// hiddenNodes summarises nodes left out of the panel.
+func hiddenNodes(nodes []*sdk.Node) string {
+	notUp := 0
+	for _, n := range nodes {
+		if n.State != sdk.Up {
+			notUp++
+		}
+	}
+	s := fmt.Sprintf("… %d more nodes", len(nodes))
+	if notUp > 0 {
+		s += fmt.Sprintf(", %d of them not UP", notUp)
+	}
+	return s
+}
+
+func nodeName(n *sdk.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.Id
+}
+
+// narrationContent is the chapter's title and the lines under it: the
+// narration, countdown, action status and expectations.
+func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int) (string, []styledLine) {
+	cur := snap.Current
+	if cur == nil {
+		return "demo", []styledLine{styledLine(plainCells("The demo starts once the subject is set up.", th.dim()))}
+	}
+	var lines []styledLine
+	for _, l := range wrap(th.cells(cur.Narration, th.base()), width) {
+		lines = append(lines, l)
+	}
+	lines = append(lines, nil)
+	if cur.CountdownUntil.After(now) {
+		lines = append(lines, styledLine(plainCells(fmt.Sprintf("⏳ chaos in %ds", secondsLeft(now, cur.CountdownUntil)), th.warn().Bold(true))))
+	}
+	if cur.ActionRunning {
+		lines = append(lines, styledLine(plainCells("▶ action running…", th.warn())))
+	}
+	status := cur.Status
+	if len(status) > 4 {
+		status = status[len(status)-4:]
+	}
+	for _, s := range status {
+		lines = append(lines, styledLine(plainCells("  "+s, th.dim())))
+	}
+	for _, e := range cur.Expectations {
+		var text string
+		var st tcell.Style
+		switch e.State {
+		case runner.Met:
+			text, st = "✓ "+e.Description, th.good()
+		case runner.TimedOut:
+			text, st = "✗ "+e.Description+" (timed out)", th.bad()
+		default:
+			text, st = fmt.Sprintf("○ %s · %ds left", e.Description, secondsLeft(now, e.Deadline)), th.warn()
+		}
+		for _, l := range wrap(plainCells(text, st), width) {
+			lines = append(lines, l)
+		}
+	}
+	title := cur.Title
+	if i := snap.Index; i >= 0 && i < len(snap.Chapters) && snap.Chapters[i].Status != "" {
+		title += " · " + snap.Chapters[i].Status
+	}
+	return title, lines
+}
+
+const sparks = "▁▂▃▄▅▆▇█"
+
+// sparkline draws the last width values scaled between their min and max.
+func sparkline(values []float64, width int) string {
+	if width <= 0 || len(values) == 0 {
+		return ""
+	}
+	if len(values) > width {
+		values = values[len(values)-width:]
+	}
+	lo, hi := values[0], values[0]
+	for _, x := range values {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	levels := []rune(sparks)
+	var b strings.Builder
+	for _, x := range values {
+		i := 0
+		if hi > lo {
+			i = int((x - lo) / (hi - lo) * float64(len(levels)-1))
+		} else if x != 0 {
+			i = len(levels) / 2
+		}
+		b.WriteRune(levels[clamp(i, 0, len(levels)-1)])
+	}
+	return b.String()
+}
+
+func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, in rect) {
+	if h == nil || in.h <= 0 {
+		return
+	}
+	nameW := 4
+	for _, m := range h.Metrics {
+		nameW = max(nameW, uniseg.StringWidth(m.Name))
+	}
+	for _, k := range h.Counters {
+		nameW = max(nameW, uniseg.StringWidth(k.Key))
+	}
+	nameW = min(nameW, in.w/3)
+	y := in.y
+	for _, m := range h.Metrics {
+		if y >= in.y+in.h {
+			return
+		}
+		value := pad(strings.TrimSpace(formatValue(m.Value)+" "+m.Unit), 12)
+		x := in.x + c.text(in.x, y, in.w, pad(m.Name, nameW)+" ", c.th.base())
+		x += c.text(x, y, in.x+in.w-x, value+" ", c.th.base().Bold(true))
+		c.text(x, y, in.x+in.w-x, sparkline(history[m.Name], in.x+in.w-x), c.th.fg(tcell.StyleDefault, tcell.ColorAqua))
+		y++
+	}
+	for _, k := range h.Counters {
+		if y >= in.y+in.h {
+			return
+		}
+		over := k.Limit > 0 && k.Count > k.Limit
+		st := c.th.good()
+		if over {
+			st = c.th.bad()
+		}
+		label := fmt.Sprintf(" %d/%d", k.Count, k.Limit)
+		if over {
+			label += " over limit"
+		}
+		x := in.x + c.text(in.x, y, in.w, pad(k.Key, nameW)+" ", c.th.base())
+		barW := max(0, in.x+in.w-x-uniseg.StringWidth(label))
+		x += c.text(x, y, barW, counterBar(k.Count, k.Limit, barW), st)
+		c.text(x, y, in.x+in.w-x, label, st)
+		y++
+	}
+}
+
+func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// counterBar is count/limit as a bar of width columns (full when over).
+func counterBar(count, limit int64, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	filled := width
+	if limit > 0 && count < limit {
+		filled = int(count * int64(width) / limit)
+	}
+	filled = clamp(filled, 0, width)
+	return strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+}
+
+func drawEvents(c canvas, events []runner.Event, in rect) {
+	if in.h <= 0 {
+		return
+	}
+	if len(events) > in.h {
+		events = events[len(events)-in.h:]
+	}
+	for i, e := range events {
+		y := in.y + i
+		x := in.x + c.text(in.x, y, in.w, e.At.Format("15:04:05")+" ", c.th.dim())
+		st := eventStyle(c.th, e.Kind)
+		x += c.text(x, y, in.x+in.w-x, pad(e.Kind, 11)+" ", st)
+		c.textEllipsis(x, y, in.x+in.w-x, e.Message, st)
+	}
+}
+
+func eventStyle(th theme, kind string) tcell.Style {
+	switch kind {
+	case "chaos", "violation", "error":
+		return th.bad()
+	case "revert", "cleared":
+		return th.good()
+	case "expectation", "chapter":
+		return th.base().Bold(true)
+	default:
+		return th.base()
+	}
+}
+
+func drawWatches(c canvas, watches []watchPanel, area rect) {
+	w := area.w / len(watches)
+	for i, wp := range watches {
+		r := rect{area.x + i*w, area.y, w, area.h}
+		if i == len(watches)-1 {
+			r.w = area.w - i*w
+		}
+		title, st := wp.name, c.th.border()
+		if done, how := wp.src.Exited(); done {
+			title += " · exited"
+			if how != "" {
+				title += " (" + how + ")"
+				st = c.th.bad()
+			}
+		}
+		in := c.box(r, title, st)
+		lines := wp.src.Lines()
+		if len(lines) > in.h {
+			lines = lines[len(lines)-in.h:]
+		}
+		for j, l := range lines {
+			c.text(in.x, in.y+j, in.w, l, c.th.base())
+		}
+	}
+}
+
+var helpLines = []string{
+	"space, enter, →   next chapter",
+	"←                 previous chapter (not re-run)",
+	"q, ctrl-c         quit (reverts chaos first)",
+	"?                 this help (esc closes)",
+	"ctrl-l            redraw the screen",
+	"",
+	"● UP  ✗ DOWN  ‖ PAUSED  ◐ DEGRADED  ? UNKNOWN",
+}
+
+func drawHelp(c canvas, w, h int) {
+	bw, bh := 54, len(helpLines)+4
+	r := rect{(w - bw) / 2, (h - bh) / 2, bw, bh}
+	c.fill(r, c.th.base())
+	in := c.box(r, "help", c.th.base().Bold(true))
+	for i, l := range helpLines {
+		c.text(in.x+1, in.y+1+i, in.w-2, l, c.th.base())
+	}
+}
+
+func clamp(v, lo, hi int) int {
+	if hi < lo {
+		hi = lo
+	}
+	return min(max(v, lo), hi)
+}

@@ -1,0 +1,329 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/sdk"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// simScreen is tcell's simulated terminal, made safe to read while the
+// view's loop draws on it: GetContents hands out the cells Show writes.
+type simScreen struct {
+	tcell.SimulationScreen
+	mu sync.Mutex
+}
+
+func (s *simScreen) Show() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.SimulationScreen.Show()
+}
+
+func (s *simScreen) Sync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.SimulationScreen.Sync()
+}
+
+func (s *simScreen) SetSize(w, h int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.SimulationScreen.SetSize(w, h)
+}
+
+// GetContents copies the cells.
+func (s *simScreen) GetContents() ([]tcell.SimCell, int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cells, w, h := s.SimulationScreen.GetContents()
+	return append([]tcell.SimCell(nil), cells...), w, h
+}
+
+// newScreen is a simulated terminal of w×h cells.
+func newScreen(t testing.TB, w, h int) *simScreen {
+	t.Helper()
+	s := tcell.NewSimulationScreen("UTF-8")
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	s.SetSize(w, h)
+	t.Cleanup(s.Fini)
+	return &simScreen{SimulationScreen: s}
+}
+
+// rows is the simulated screen as text, one string per row.
+func rows(s tcell.SimulationScreen) []string {
+	cells, w, h := s.GetContents()
+	out := make([]string, h)
+	for y := 0; y < h; y++ {
+		var b strings.Builder
+		for x := 0; x < w; x++ {
+			r := cells[y*w+x].Runes
+			if len(r) == 0 {
+				continue // the second half of a wide rune
+			}
+			b.WriteString(string(r))
+		}
+		out[y] = b.String()
+	}
+	return out
+}
+
+func screenHas(s tcell.SimulationScreen, want string) bool {
+	return strings.Contains(strings.Join(rows(s), "\n"), want)
+}
+
+func mustShow(t *testing.T, s tcell.SimulationScreen, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !screenHas(s, w) {
+			t.Errorf("screen lacks %q; it shows:\n%s", w, strings.Join(rows(s), "\n"))
+		}
+	}
+}
+
+// styleOf finds the first cell where text starts and returns its style.
+func styleOf(t *testing.T, s tcell.SimulationScreen, text string) tcell.Style {
+	t.Helper()
+	cells, w, h := s.GetContents()
+	first := []rune(text)[0]
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := cells[y*w+x]
+			if len(c.Runes) == 0 || c.Runes[0] != first {
+				continue
+			}
+			if strings.HasPrefix(rows(s)[y][len(string(runesBefore(cells, w, x, y))):], text) {
+				return c.Style
+			}
+		}
+	}
+	t.Fatalf("%q not on screen", text)
+	return tcell.StyleDefault
+}
+
+func runesBefore(cells []tcell.SimCell, w, x, y int) []rune {
+	var out []rune
+	for i := 0; i < x; i++ {
+		out = append(out, cells[y*w+i].Runes...)
+	}
+	return out
+}
+
+func fg(st tcell.Style) tcell.Color { f, _, _ := st.Decompose(); return f }
+
+// demoSnapshot is the example demo two minutes in: chapter 3 of 5 with a
+// node killed, one node of every state, metrics, an over-limit counter.
+func demoSnapshot() runner.Snapshot {
+	return runner.Snapshot{
+		Subject: "example", SubjectVersion: "1.0.0", StartedAt: t0.Add(-65 * time.Second),
+		Phase: runner.PhaseRunning, Index: 2,
+		Chapters: []runner.ChapterSummary{
+			{Title: "A healthy cluster", Status: "passed"}, {Title: "Warm-up", Status: "passed"},
+			{Title: "Kill a node", Status: "running"}, {Title: "Recovery"}, {Title: "Done"},
+		},
+		Current: &runner.ChapterView{
+			Title:     "Kill a node",
+			Narration: "We [red]kill[/] one node. Nothing is wrong *yet*.",
+			KeyHint:   "space: continue once node_down shows",
+			Status:    []string{"countdown over"},
+			Expectations: []runner.ExpectationView{
+				{Description: "violation node_down present", State: runner.Pending, Deadline: t0.Add(7500 * time.Millisecond)},
+				{Description: "node-2 is DOWN", State: runner.Met, MetAt: t0},
+				{Description: "all nodes UP", State: runner.TimedOut},
+			},
+		},
+		Chaos: []runner.ActiveChaos{{Name: "kill one node", Type: sdk.ContainerKill, Target: "node-2", InjectedAt: t0.Add(-3 * time.Second), Until: t0.Add(27 * time.Second)}},
+		Health: &sdk.HealthSnapshot{
+			TakenAt: sdk.Time(t0),
+			Nodes: []*sdk.Node{
+				{Id: "node-1", Name: "node-1", Role: "leader", State: sdk.Up, Address: "127.0.0.1:7001"},
+				{Id: "node-2", Name: "node-2", Role: "follower", State: sdk.Down, Address: "127.0.0.1:7002", Detail: "killed"},
+				{Id: "node-3", Name: "node-3", Role: "follower", State: sdk.Paused, Address: "127.0.0.1:7003"},
+				{Id: "node-4", Name: "node-4", Role: "follower", State: sdk.Degraded, Address: "127.0.0.1:7004"},
+				{Id: "node-5", Name: "node-5", Role: "follower", State: sdk.Unknown, Address: "127.0.0.1:7005"},
+			},
+			Metrics:    []*sdk.Metric{{Name: "requests", Value: 1200, Unit: "req"}, {Name: "nodes_up", Value: 1, Unit: "nodes"}},
+			Counters:   []*sdk.Counter{{Key: "tenant-a", Count: 1200, Limit: 1000}, {Key: "tenant-b", Count: 10, Limit: 1000}},
+			Violations: []*sdk.Violation{{Invariant: "node_down", Severity: sdk.Critical, Target: "node-2", Message: "node-2 is not answering"}},
+		},
+		Events: []runner.Event{
+			{At: t0.Add(-3 * time.Second), Kind: "chaos", Message: "injected CONTAINER_KILL on node-2"},
+			{At: t0.Add(-1 * time.Second), Kind: "violation", Message: "node_down raised on node-2"},
+		},
+	}
+}
+
+func draw(t *testing.T, snap runner.Snapshot, v *view, w, h int) *simScreen {
+	t.Helper()
+	s := newScreen(t, w, h)
+	v.observe(&snap)
+	render(s, &snap, v, t0)
+	s.Show()
+	return s
+}
+
+func TestRenderShowsTheWholeDemo(t *testing.T) {
+	s := draw(t, demoSnapshot(), newView(theme{}), 120, 40)
+	mustShow(t, s,
+		"example 1.0.0", "[3/5] Kill a node", "01:05", // header: subject, progress, elapsed
+		"⚡ CONTAINER_KILL → node-2 · 27s left", // chaos badge
+		"cluster · 1/5 up", "● node-1", "✗ node-2", "‖ node-3", "◐ node-4", "? node-5",
+		"leader", "127.0.0.1:7002", "killed",
+		"⚠ node_down node-2: node-2 is not answering",
+		"Kill a node · running", "We kill one node. Nothing is wrong yet.", // markup rendered, not shown
+		"○ violation node_down present · 8s left", "✓ node-2 is DOWN", "✗ all nodes UP (timed out)",
+		"countdown over",
+		"requests", "1200 req", "tenant-a", "1200/1000 over limit", "10/1000",
+		"11:59:57 chaos", "injected CONTAINER_KILL on node-2",
+		"space: continue once node_down shows", // footer: the chapter's key hint
+	)
+	if screenHas(s, "[red]") || screenHas(s, "*yet*") {
+		t.Error("narration markup shown as text")
+	}
+	if c := fg(styleOf(t, s, "✗ node-2")); c != tcell.ColorRed {
+		t.Errorf("DOWN glyph colour = %v, want red", c)
+	}
+	if c := fg(styleOf(t, s, "● node-1")); c != tcell.ColorGreen {
+		t.Errorf("UP glyph colour = %v, want green", c)
+	}
+	if c := fg(styleOf(t, s, "‖ node-3")); c != tcell.ColorYellow {
+		t.Errorf("PAUSED glyph colour = %v, want yellow", c)
+	}
+	if c := fg(styleOf(t, s, "kill one")); c != tcell.ColorRed {
+		t.Errorf("[red]kill[/] drawn in %v, want red", c)
+	}
+	if _, _, a := styleOf(t, s, "yet.").Decompose(); a&tcell.AttrBold == 0 {
+		t.Error("*yet* not bold")
+	}
+	if c := fg(styleOf(t, s, "1200/1000 over limit")); c != tcell.ColorRed {
+		t.Errorf("over-limit counter colour = %v, want red", c)
+	}
+}
+
+func TestRenderDefaultKeysWithoutHint(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Current.KeyHint = ""
+	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), defaultKeys)
+}
+
+func TestRenderShowsRefusalNotice(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Notice = "wait: the chaos countdown is running"
+	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), "⚠ wait: the chaos countdown is running")
+}
+
+func TestRenderCountdownAndAction(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Current.CountdownUntil = t0.Add(2100 * time.Millisecond)
+	snap.Current.ActionRunning = true
+	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), "⏳ chaos in 3s", "▶ action running…")
+}
+
+func TestRenderTooSmall(t *testing.T) {
+	s := draw(t, demoSnapshot(), newView(theme{}), 60, 20)
+	mustShow(t, s, "terminal too small (need 80x24)", "now 60x20")
+	if screenHas(s, "node-1") {
+		t.Error("panels drawn on a too-small screen")
+	}
+	// Even a tiny screen does not panic.
+	draw(t, demoSnapshot(), newView(theme{}), 3, 1)
+}
+
+func TestRenderHelpOverlay(t *testing.T) {
+	v := newView(theme{})
+	v.help = true
+	mustShow(t, draw(t, demoSnapshot(), v, 100, 30), "previous chapter (not re-run)", "quit (reverts chaos first)")
+}
+
+func TestRenderPluginErrorAndStopping(t *testing.T) {
+	snap := demoSnapshot()
+	snap.PluginError = "plugin exited unexpectedly (exit status 2)"
+	snap.Phase = runner.PhaseStopping
+	s := draw(t, snap, newView(theme{}), 100, 30)
+	mustShow(t, s, "✗ plugin error: plugin exited unexpectedly (exit status 2)", "reverting chaos (1 active) before quitting")
+}
+
+func TestRenderBeforeTheFirstChapter(t *testing.T) {
+	snap := runner.Snapshot{Subject: "example", Phase: runner.PhaseStarting, Index: -1, Chapters: make([]runner.ChapterSummary, 5)}
+	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), "[0/5]", "setting up example", "waiting for health…")
+}
+
+func TestRenderNoColor(t *testing.T) {
+	s := draw(t, demoSnapshot(), newView(theme{noColor: true}), 120, 40)
+	cells, _, _ := s.GetContents()
+	for i, c := range cells {
+		if f, b, _ := c.Style.Decompose(); f != tcell.ColorDefault || b != tcell.ColorDefault {
+			t.Fatalf("cell %d %q has colours %v/%v with NO_COLOR", i, string(c.Runes), f, b)
+		}
+	}
+	// States still differ by glyph, and the badge still stands out.
+	mustShow(t, s, "● node-1", "✗ node-2", "‖ node-3", "◐ node-4", "? node-5")
+	if _, _, a := styleOf(t, s, "⚡ CONTAINER_KILL").Decompose(); a&tcell.AttrReverse == 0 {
+		t.Error("chaos badge not reversed without colour")
+	}
+}
+
+func TestRenderManyNodesShowsWhatFits(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Health.Nodes = bigCluster(100)
+	s := draw(t, snap, newView(theme{}), 100, 30)
+	mustShow(t, s, "cluster · 99/100 up", "⚠ node_down node-2", "● node-000", "more nodes, 1 of them not UP")
+}
+
+func TestSparklineFollowsHistory(t *testing.T) {
+	v := newView(theme{})
+	for i, x := range []float64{0, 10, 20, 30} {
+		snap := demoSnapshot()
+		snap.Health.TakenAt = sdk.Time(t0.Add(time.Duration(i) * time.Second))
+		snap.Health.Metrics[0].Value = x
+		v.observe(&snap)
+	}
+	if got := sparkline(v.history["requests"], 10); got != "▁▃▅█" {
+		t.Errorf("sparkline = %q, want ▁▃▅█", got)
+	}
+	snap := demoSnapshot()
+	snap.Health.TakenAt = sdk.Time(t0.Add(4 * time.Second))
+	snap.Health.Metrics[0].Value = 40
+	mustShow(t, draw(t, snap, v, 120, 40), "40 req", "▁▂▄▆█")
+}
+
+func TestNextTick(t *testing.T) {
+	snap := demoSnapshot()
+	// The elapsed clock started at t0-65s ticks at t0+1s, as do the badge
+	// (27s left) and the expectation (7s left).
+	snap.Current.Expectations[0].Deadline = t0.Add(7 * time.Second)
+	if got := nextTick(&snap, t0.Add(100*time.Millisecond)); !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("next tick = %v, want t0+1s", got.Sub(t0))
+	}
+	snap.Current.Expectations[0].Deadline = t0.Add(2300 * time.Millisecond)
+	if got := nextTick(&snap, t0.Add(100*time.Millisecond)); !got.Equal(t0.Add(300 * time.Millisecond)) {
+		t.Errorf("next tick = %v, want t0+300ms (expectation's seconds-left changes)", got.Sub(t0))
+	}
+	done := runner.Snapshot{Phase: runner.PhaseDone, StartedAt: t0}
+	if got := nextTick(&done, t0); !got.IsZero() {
+		t.Errorf("nothing time-dependent shown, yet next tick = %v", got)
+	}
+}
+
+func bigCluster(n int) []*sdk.Node {
+	nodes := make([]*sdk.Node, n)
+	for i := range nodes {
+		state := sdk.Up
+		if i == 42 {
+			state = sdk.Down
+		}
+		name := fmt.Sprintf("node-%03d", i)
+		nodes[i] = &sdk.Node{Id: name, Name: name, Role: "store", State: state, Address: "10.0.0.1:20160"}
+	}
+	return nodes
+}

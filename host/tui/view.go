@@ -1,0 +1,112 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/sdk"
+)
+
+// historyLen is how many health samples a metric's sparkline keeps.
+const historyLen = 120
+
+// view is what the screen shows besides the Snapshot: state that belongs to
+// the view, not the demo.
+type view struct {
+	th       theme
+	help     bool   // the ? overlay is open
+	quitting bool   // the user asked to quit
+	ended    string // the run ended without being asked to; why
+	history  map[string][]float64
+	lastSeen *sdk.HealthSnapshot // the health snapshot history was last fed from
+	watches  []watchPanel
+}
+
+// watchSource is a --watch process as the view reads it (*watch.Process).
+type watchSource interface {
+	Lines() []string
+	Exited() (bool, string)
+}
+
+type watchPanel struct {
+	name string
+	src  watchSource
+}
+
+func newView(th theme) *view {
+	return &view{th: th, history: map[string][]float64{}}
+}
+
+// observe feeds a new snapshot's health into the metric history.
+func (v *view) observe(s *runner.Snapshot) {
+	h := s.Health
+	if h == nil || h == v.lastSeen {
+		return
+	}
+	if v.lastSeen != nil && h.TakenAt != nil && v.lastSeen.TakenAt != nil &&
+		h.TakenAt.AsTime().Equal(v.lastSeen.TakenAt.AsTime()) {
+		return // the same sample in a new snapshot
+	}
+	v.lastSeen = h
+	for _, m := range h.Metrics {
+		hist := append(v.history[m.Name], m.Value)
+		if len(hist) > historyLen {
+			hist = hist[len(hist)-historyLen:]
+		}
+		v.history[m.Name] = hist
+	}
+}
+
+// nextTick is when the next number on screen (a clock, a countdown, time
+// left) changes; zero when nothing shown depends on time.
+func nextTick(s *runner.Snapshot, now time.Time) time.Time {
+	var next time.Time
+	consider := func(ref time.Time) {
+		if ref.IsZero() {
+			return
+		}
+		t := nextSecond(now, ref)
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if s.Phase == runner.PhaseRunning || s.Phase == runner.PhaseStopping {
+		consider(s.StartedAt)
+	}
+	for _, c := range s.Chaos {
+		if c.Until.After(now) {
+			consider(c.Until)
+		}
+	}
+	if c := s.Current; c != nil {
+		if c.CountdownUntil.After(now) {
+			consider(c.CountdownUntil)
+		}
+		for _, e := range c.Expectations {
+			if e.State == runner.Pending && e.Deadline.After(now) {
+				consider(e.Deadline)
+			}
+		}
+	}
+	return next
+}
+
+// nextSecond is the first instant after now that is a whole number of
+// seconds away from ref: when a clock counting from (or down to) ref ticks.
+func nextSecond(now, ref time.Time) time.Time {
+	d := now.Sub(ref)
+	n := d / time.Second
+	if d < 0 && d%time.Second != 0 {
+		n-- // floor, not truncation, below zero
+	}
+	return ref.Add((n + 1) * time.Second)
+}
+
+// secondsLeft is the whole seconds until t, rounded up, as shown.
+func secondsLeft(now, t time.Time) int {
+	d := t.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
