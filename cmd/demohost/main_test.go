@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Binaries built once by TestMain: the CLI, the example plugin and the test
+// plugins under testdata. Every test runs them as real processes.
+var (
+	demohostBin string
+	examplePlg  string // plugins/example/demohost-example, alone in its dir
+	protocol2   string
+	badChapters string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "demohost-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := buildAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildAll(dir string) error {
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
+		".", "../../plugins/example/cmd/demohost-example", "./testdata/protocol2", "./testdata/badchapters")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build test binaries: %w", err)
+	}
+	demohostBin = filepath.Join(bin, "demohost")
+	protocol2 = filepath.Join(bin, "protocol2")
+	badChapters = filepath.Join(bin, "badchapters")
+	examplePlg = filepath.Join(dir, "plugins", "example", "demohost-example")
+	if err := os.MkdirAll(filepath.Dir(examplePlg), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(filepath.Join(bin, "demohost-example"), examplePlg)
+}
+
+// result is how a demohost process ended.
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// demohost runs the CLI with args and extra environment (the state dir is a
+// temporary one) and waits for it to exit.
+func demohost(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, demohostBin, args...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	if exit, ok := err.(*exec.ExitError); ok {
+		res.code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run demohost %v: %v", args, err)
+	}
+	return res
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// script writes an executable shell script into a temporary directory.
+func script(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
