@@ -23,7 +23,7 @@ build:
 demo: build
 	$(BIN)/demohost --plugin ./plugins/$(DEMO_PLUGIN)
 
-DEMO_PLUGIN ?= example
+DEMO_PLUGIN ?= ratelimiter
 
 ## test: every test, against real processes, Redis and Docker
 test: build
