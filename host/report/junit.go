@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/demohost/demohost/host/journal"
 )
@@ -50,6 +51,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
 type junitFailure struct {
@@ -70,7 +72,8 @@ type junitSkipped struct {
 // WriteJUnit renders j as JUnit XML: one testsuite for the run, one
 // testcase per chapter (named by its title, timed), a failure holding the
 // unmet expectations and their reasons, skipped chapters as <skipped/>.
-// What each fault did goes to the suite's system-out.
+// What each fault did goes to the system-out of the chapter that injected
+// it, and of the suite.
 func WriteJUnit(w io.Writer, j *journal.Journal) error {
 	j, err := canonical(j)
 	if err != nil {
@@ -119,16 +122,11 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 			tc.Skipped = &junitSkipped{Message: msg}
 			suite.Skipped++
 		}
+		tc.SystemOut = faultsOf(j, c.Index, start)
 		suite.Cases = append(suite.Cases, tc)
 	}
 	suite.Tests = len(suite.Cases)
-	var out []string
-	for _, c := range j.Chaos {
-		out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
-	}
-	if len(out) > 0 {
-		suite.SystemOut = &junitText{Text: strings.Join(out, "\n")}
-	}
+	suite.SystemOut = faultsOf(j, -1, start)
 
 	doc := junitSuites{Name: "demohost", junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
@@ -139,6 +137,21 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 		return fmt.Errorf("write junit: %w", err)
 	}
 	return nil
+}
+
+// faultsOf tells what each fault injected by chapter index did (every
+// fault when index is -1), one line each; nil when there is none.
+func faultsOf(j *journal.Journal, index int, start time.Time) *junitText {
+	var out []string
+	for _, c := range j.Chaos {
+		if index < 0 || c.Chapter == index {
+			out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return &junitText{Text: strings.Join(out, "\n")}
 }
 
 // seconds formats a JUnit time attribute: seconds with millisecond

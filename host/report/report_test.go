@@ -215,7 +215,8 @@ type junit struct {
 				Message string `xml:"message,attr"`
 				Text    string `xml:",chardata"`
 			} `xml:"failure"`
-			Skipped *struct{} `xml:"skipped"`
+			Skipped   *struct{} `xml:"skipped"`
+			SystemOut string    `xml:"system-out"`
 		} `xml:"testcase"`
 		SystemOut string `xml:"system-out"`
 	} `xml:"testsuite"`
@@ -277,6 +278,11 @@ func TestJUnitHasATestcasePerChapter(t *testing.T) {
 	}
 	if !strings.Contains(s.SystemOut, "WARNING no observable effect") {
 		t.Error("system-out does not carry the no-effect warning")
+	}
+	for _, c := range j.Chaos {
+		if out := s.Cases[c.Chapter].SystemOut; !strings.Contains(out, c.Name+" ("+c.Type) {
+			t.Errorf("testcase %q does not tell what its fault %q did: %q", s.Cases[c.Chapter].Name, c.Name, out)
+		}
 	}
 }
 
