@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/xml"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/journal/journaltest"
 )
 
@@ -90,5 +92,28 @@ func TestTicksAdaptToTheRunsLength(t *testing.T) {
 		if len(ticks) > 1080/70+1 {
 			t.Errorf("a %v run gets %d ticks: labels 70px apart allow %d", tc.run, len(ticks), 1080/70+1)
 		}
+	}
+}
+
+// A 30-minute series sampled every second is drawn with at most a few
+// points per pixel column, and a one-sample spike still reaches the top.
+func TestMetricChartsDownsampleButKeepSpikes(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var pts []journal.Point
+	for s := 0; s < 1800; s++ {
+		v := 10.0
+		if s == 1234 {
+			v = 500 // one sample
+		}
+		pts = append(pts, journal.Point{At: start.Add(time.Duration(s) * time.Second), Value: v})
+	}
+	scale := timeScale{start: start, end: start.Add(30 * time.Minute), x0: 170, width: 1080}
+	path := metricPath(pts, scale, 0, 0, 500)
+	if cmds := strings.Count(path, "H") + strings.Count(path, "V") + strings.Count(path, "M"); cmds > 3*1080 {
+		t.Errorf("path of 1800 samples has %d commands, want at most 3 per pixel column", cmds)
+	}
+	top := "V" + num(metricHeight-(500.0/500)*(metricHeight-4)-2)
+	if !strings.Contains(path, top) {
+		t.Errorf("the spike to 500 was lost in downsampling (no %q in the path)", top)
 	}
 }
