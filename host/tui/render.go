@@ -76,27 +76,27 @@ func drawTooSmall(c canvas, w, h int) {
 func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
 	bar := c.th.bar()
 	c.fill(rect{0, 0, w, 1}, bar)
-	parts := []string{"demohost"}
+	name := "demohost"
 	if snap.Subject != "" {
-		parts = append(parts, strings.TrimSpace(snap.Subject+" "+snap.SubjectVersion))
+		name = strings.TrimSpace(snap.Subject + " " + snap.SubjectVersion)
 	}
+	// The chapter title goes last: on a narrow screen it is what gets cut.
 	progress := fmt.Sprintf("[%d/%d]", snap.Index+1, len(snap.Chapters))
 	if snap.Current != nil {
 		progress += " " + snap.Current.Title
 	}
-	parts = append(parts, progress, clock(snap, now))
-	c.textEllipsis(1, 0, w-2, strings.Join(parts, " │ "), bar.Bold(true))
-
-	if len(snap.Chaos) == 0 {
-		return
+	parts := []string{name, clock(snap, now), progress}
+	badgeW := 0
+	if len(snap.Chaos) > 0 {
+		badge := " ⚡ " + chaosBadge(snap.Chaos[0], now)
+		if n := len(snap.Chaos) - 1; n > 0 {
+			badge += fmt.Sprintf(" (+%d more)", n)
+		}
+		badge += " "
+		badgeW = min(uniseg.StringWidth(badge), w/2)
+		c.textEllipsis(w-badgeW, 0, badgeW, badge, c.th.alarm())
 	}
-	badge := " ⚡ " + chaosBadge(snap.Chaos[0], now)
-	if n := len(snap.Chaos) - 1; n > 0 {
-		badge += fmt.Sprintf(" (+%d more)", n)
-	}
-	badge += " "
-	bw := min(uniseg.StringWidth(badge), w/2)
-	c.textEllipsis(w-bw, 0, bw, badge, c.th.alarm())
+	c.textEllipsis(1, 0, w-badgeW-2, strings.Join(parts, " │ "), bar.Bold(true))
 }
 
 func clock(snap *runner.Snapshot, now time.Time) string {
@@ -296,11 +296,13 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 	for _, e := range cur.Expectations {
 		var text string
 		var st tcell.Style
-		switch e.State {
-		case runner.Met:
+		switch {
+		case e.State == runner.Met:
 			text, st = "✓ "+e.Description, th.good()
-		case runner.TimedOut:
+		case e.State == runner.TimedOut:
 			text, st = "✗ "+e.Description+" (timed out)", th.bad()
+		case e.Deadline.IsZero(): // not started: waits for the chaos countdown
+			text, st = "○ "+e.Description, th.warn()
 		default:
 			text, st = fmt.Sprintf("○ %s · %ds left", e.Description, secondsLeft(now, e.Deadline)), th.warn()
 		}
@@ -317,7 +319,8 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 
 const sparks = "▁▂▃▄▅▆▇█"
 
-// sparkline draws the last width values scaled between their min and max.
+// sparkline draws the last width values scaled from min(0, lowest) to the
+// highest, so a drop from 3 to 2 does not look like a drop to nothing.
 func sparkline(values []float64, width int) string {
 	if width <= 0 || len(values) == 0 {
 		return ""
@@ -325,7 +328,7 @@ func sparkline(values []float64, width int) string {
 	if len(values) > width {
 		values = values[len(values)-width:]
 	}
-	lo, hi := values[0], values[0]
+	lo, hi := min(values[0], 0), values[0]
 	for _, x := range values {
 		lo, hi = min(lo, x), max(hi, x)
 	}
@@ -335,8 +338,6 @@ func sparkline(values []float64, width int) string {
 		i := 0
 		if hi > lo {
 			i = int((x - lo) / (hi - lo) * float64(len(levels)-1))
-		} else if x != 0 {
-			i = len(levels) / 2
 		}
 		b.WriteRune(levels[clamp(i, 0, len(levels)-1)])
 	}

@@ -210,6 +210,21 @@ func TestRenderShowsTheWholeDemo(t *testing.T) {
 	}
 }
 
+func TestRenderNarrowHeaderKeepsBadgeAndProgress(t *testing.T) {
+	s := draw(t, demoSnapshot(), newView(theme{}), 80, 24)
+	mustShow(t, s, "example 1.0.0 │ 01:05 │ [3/5] Kill", "⚡ CONTAINER_KILL → node-2 · 27s left")
+}
+
+func TestRenderExpectationWaitingForCountdown(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Current.Expectations[0].Deadline = time.Time{}
+	s := draw(t, snap, newView(theme{}), 100, 30)
+	mustShow(t, s, "○ violation node_down present")
+	if screenHas(s, "present · ") {
+		t.Error("time left shown for an expectation that has not started")
+	}
+}
+
 func TestRenderDefaultKeysWithoutHint(t *testing.T) {
 	snap := demoSnapshot()
 	snap.Current.KeyHint = ""
@@ -290,6 +305,9 @@ func TestSparklineFollowsHistory(t *testing.T) {
 	}
 	if got := sparkline(v.history["requests"], 10); got != "▁▃▅█" {
 		t.Errorf("sparkline = %q, want ▁▃▅█", got)
+	}
+	if got := sparkline([]float64{3, 3, 2}, 10); got != "██▅" {
+		t.Errorf("sparkline of 3 3 2 = %q, want ██▅ (scaled from zero)", got)
 	}
 	snap := demoSnapshot()
 	snap.Health.TakenAt = sdk.Time(t0.Add(4 * time.Second))
