@@ -86,7 +86,11 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 			code = exitUsage
 		}
 	}
-	if sig, ok := interrupted.Load().(os.Signal); ok {
+	if sig, ok := interrupted.Load().(string); ok {
+		if n := unreverted(j); n > 0 {
+			fmt.Fprintf(stderr, "demohost: interrupted by %v; %d faults could not be reverted: see %s\n", sig, n, s.logPath)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
 		return exitFailed
 	}
@@ -96,6 +100,19 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 		return exitUsage
 	}
 	return code
+}
+
+// unreverted counts the journal's faults that were never reverted.
+func unreverted(j *journal.Journal) int {
+	n := 0
+	if j != nil {
+		for _, c := range j.Chaos {
+			if c.RevertedAt == nil {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // runHeadless runs r in its own goroutine and prints its progress until it
@@ -186,27 +203,45 @@ func waitClosed(snaps <-chan runner.Snapshot, d time.Duration) {
 
 // onSignals makes SIGINT, SIGTERM and SIGHUP end the run the way `q` does:
 // the runner reverts chaos and tears down before demohost exits. A second
-// signal exits at once; the plugin then reverts on its own (it gets SIGTERM
-// when the host dies). It returns where the first signal is recorded.
+// signal stops waiting for a plugin that hangs in that cleanup; a third
+// exits at once (the plugin still reverts: it gets SIGTERM when the host
+// dies). It returns where the first signal's name is recorded.
 func onSignals(s *session, r *runner.Runner, cancel context.CancelFunc, headless bool, stderr io.Writer) *atomic.Value {
 	var got atomic.Value
-	sigs := make(chan os.Signal, 2)
+	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		sig := <-sigs
-		got.Store(sig)
-		s.log.Warn("signal received; reverting chaos and tearing down", "signal", sig.String())
-		if headless {
-			fmt.Fprintf(stderr, "demohost: %v: reverting chaos and tearing down (again to exit at once)\n", sig)
+	say := func(format string, args ...any) {
+		if headless { // in the terminal UI the screen is not ours to write on
+			fmt.Fprintf(stderr, "demohost: "+format+"\n", args...)
 		}
+	}
+	go func() {
+		name := signalName(<-sigs)
+		got.Store(name)
+		s.log.Warn("signal received; reverting chaos and tearing down", "signal", name)
+		say("%s: reverting chaos and tearing down (again to stop waiting for the plugin)", name)
 		r.Quit()
 		cancel()
-		sig = <-sigs
-		s.log.Warn("second signal; exiting now", "signal", sig.String())
-		fmt.Fprintf(stderr, "demohost: %v again: exiting now; the plugin reverts its chaos as it exits\n", sig)
+
+		name = signalName(<-sigs)
+		s.log.Warn("second signal; no longer waiting for the plugin's cleanup", "signal", name)
+		say("%s again: no longer waiting for the plugin (once more to exit at once)", name)
+		r.Quit()
+
+		name = signalName(<-sigs)
+		s.log.Warn("third signal; exiting now", "signal", name)
+		say("%s: exiting now; the plugin reverts its chaos as it exits", name)
 		os.Exit(exitUsage)
 	}()
 	return &got
+}
+
+// signalName is e.g. SIGINT.
+func signalName(sig os.Signal) string {
+	if n, ok := sig.(syscall.Signal); ok && unix.SignalName(n) != "" {
+		return unix.SignalName(n)
+	}
+	return sig.String()
 }
 
 // checkReportPath fails early, before anything starts, if the report could

@@ -10,7 +10,7 @@ import (
 	"github.com/demohost/demohost/host/runner"
 )
 
-// panicEnv makes the host panic when the first fault is injected. Tests use
+// panicEnv makes the host panic once a fault is active. Tests use
 // it to check that a host panic still reverts the chaos; it does nothing
 // else.
 const panicEnv = "DEMOHOST_TEST_PANIC_ON_CHAOS"
@@ -33,8 +33,11 @@ func newProgress(w io.Writer, chapters int) *progress {
 	}
 }
 
-// snapshot prints what is new in s.
+// snapshot prints what is new in s: results of chapters before the current
+// one first (they ended before it began), then new events, then the
+// current chapter's result.
 func (p *progress) snapshot(s runner.Snapshot) {
+	p.chapters(s, func(i int) bool { return i < s.Index })
 	for _, e := range s.Events {
 		key := fmt.Sprintf("%d|%s|%s", e.At.UnixNano(), e.Kind, e.Message)
 		if p.seen[key] {
@@ -44,15 +47,23 @@ func (p *progress) snapshot(s runner.Snapshot) {
 		switch e.Kind {
 		case journal.KindChaos, journal.KindRevert, journal.KindError:
 			fmt.Fprintf(p.w, "%s %-6s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Message)
-			if p.panicky && e.Kind == journal.KindChaos {
-				panic("test panic requested by " + panicEnv)
-			}
 		}
 	}
+	p.chapters(s, func(i int) bool { return i >= s.Index })
+	if p.panicky && len(s.Chaos) > 0 {
+		panic("test panic requested by " + panicEnv)
+	}
+}
+
+// chapters prints the results, not printed yet, of the chapters that pick
+// selects.
+func (p *progress) chapters(s runner.Snapshot, pick func(int) bool) {
 	for i, c := range s.Chapters {
 		switch c.Status {
 		case journal.Passed, journal.Failed, journal.Skipped:
-			p.chapter(i, c.Title, c.Status)
+			if pick(i) {
+				p.chapter(i, c.Title, c.Status)
+			}
 		}
 	}
 }
@@ -86,7 +97,7 @@ func (p *progress) finish(j *journal.Journal) {
 			reverted++
 		}
 	}
-	fmt.Fprintf(p.w, "result: %s: %d/%d chapters passed; %d faults injected, %d reverted\n",
+	fmt.Fprintf(p.w, "result: %s: %d/%d chapters passed; faults injected: %d, reverted: %d\n",
 		strings.ToUpper(j.Result), passed, p.total, len(j.Chaos), reverted)
 }
 

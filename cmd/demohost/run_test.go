@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/demohost/demohost/host/journal"
+)
+
+// fast makes the example demo quick: a short countdown and detection.
+var fast = []string{"--set", "countdown=200ms", "--set", "detect_after=100ms"}
+
+func TestHeadlessRunPassesAndReverts(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "r.json")
+	res := demohost(t, nil, append([]string{"--plugin", examplePlg, "--headless", "--report", report}, fast...)...)
+	if res.code != exitPassed {
+		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"chapter 3/5 passed  Kill a node", "chaos  injected kill one node", "revert reverted kill one node", "chapter 5/5 passed  Done", "result: PASSED: 5/5 chapters passed; faults injected: 1, reverted: 1", "report: " + report} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("progress lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	j := readReport(t, report)
+	if j.Subject != "example" || j.Result != journal.Passed || len(j.Chapters) != 5 {
+		t.Fatalf("report: subject %q result %q, %d chapters; want example, passed, 5", j.Subject, j.Result, len(j.Chapters))
+	}
+	for _, c := range j.Chapters {
+		if c.Status != journal.Passed {
+			t.Errorf("chapter %q is %s", c.Title, c.Status)
+		}
+	}
+	assertAllReverted(t, j, 1)
+}
+
+func TestFailedChapterExitsOne(t *testing.T) {
+	// node_down is raised only after a minute: "Kill a node" times out.
+	report := filepath.Join(t.TempDir(), "r.json")
+	res := demohost(t, nil, "--plugin", examplePlg, "--headless", "--report", report,
+		"--set", "countdown=0s", "--set", "detect_after=1m")
+	if res.code != exitFailed {
+		t.Fatalf("exit %d; want 1\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"chapter 3/5 failed  Kill a node", "unmet: violation node_down present within 10s", "result: FAILED"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("progress lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	assertAllReverted(t, readReport(t, report), 1)
+}
+
+// Ctrl-C, SIGTERM and SIGHUP while a fault is active: the host reverts it,
+// tears down, writes the report and exits; the plugin does not outlive it.
+func TestSignalsRevertChaos(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
+			// node_down never shows in time, so the fault stays active.
+			h := startDemohost(t, nil, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
+				"--set", "countdown=0s", "--set", "detect_after=1m")
+			h.waitOutput(t, "chaos  injected")
+			sent := time.Now()
+			if err := h.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			code := h.wait(t)
+			t.Logf("%v: exited %s after the signal", sig, time.Since(sent).Round(time.Millisecond))
+			if code != exitFailed {
+				t.Errorf("exit %d; want 1 (the run did not finish)", code)
+			}
+			if want := "demohost: interrupted by " + unix.SignalName(sig); !strings.Contains(h.stderr.String(), want) {
+				t.Errorf("stderr %q lacks %q", h.stderr.String(), want)
+			}
+			j := readReport(t, report)
+			if j.Result == journal.Passed {
+				t.Errorf("an interrupted run reports %q", j.Result)
+			}
+			assertAllReverted(t, j, 1)
+			assertPluginGone(t, logFile)
+		})
+	}
+}
+
+// A panic in the host while a fault is active still reverts it.
+func TestHostPanicRevertsChaos(t *testing.T) {
+	dir := t.TempDir()
+	report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
+	res := demohost(t, []string{panicEnv + "=1"}, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
+		"--set", "countdown=0s", "--set", "detect_after=1m")
+	if res.code != exitUsage {
+		t.Fatalf("exit %d; want 2\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if want := "demohost: internal error: test panic requested by " + panicEnv + "; the run was stopped and its chaos reverted"; !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr %q lacks %q", res.stderr, want)
+	}
+	assertAllReverted(t, readReport(t, report), 1)
+	assertPluginGone(t, logFile)
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "host panicked") {
+		t.Error("the panic is not in the log")
+	}
+}
+
+func readReport(t *testing.T, path string) *journal.Journal {
+	t.Helper()
+	j, err := journal.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func assertAllReverted(t *testing.T, j *journal.Journal, want int) {
+	t.Helper()
+	if len(j.Chaos) != want {
+		t.Fatalf("report has %d chaos entries; want %d", len(j.Chaos), want)
+	}
+	for _, c := range j.Chaos {
+		if c.RevertedAt == nil || c.RevertError != "" {
+			t.Errorf("chaos %q on %s not reverted (error %q)", c.Name, c.Target, c.RevertError)
+		}
+	}
+}
+
+var pluginPidRE = regexp.MustCompile(`plugin started: .*pid=(\d+)`)
+
+// assertPluginGone finds the plugin's pid in the log and checks the
+// process has ended.
+func assertPluginGone(t *testing.T, logFile string) {
+	t.Helper()
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pluginPidRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no plugin pid in the log:\n%s", b)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	waitFor(t, 5*time.Second, "the plugin process to end", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+// host is a demohost process running in the background.
+type host struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder
+	stderr strings.Builder
+	done   chan struct{}
+}
+
+func startDemohost(t *testing.T, env []string, args ...string) *host {
+	t.Helper()
+	h := &host{cmd: exec.Command(demohostBin, args...), done: make(chan struct{})}
+	h.cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
+	h.cmd.Stderr = &h.stderr
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.cmd.Process.Kill() })
+	go func() {
+		defer close(h.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			h.mu.Lock()
+			h.out.WriteString(sc.Text() + "\n")
+			h.mu.Unlock()
+		}
+	}()
+	return h
+}
+
+func (h *host) output() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.out.String()
+}
+
+func (h *host) waitOutput(t *testing.T, want string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "output "+strconv.Quote(want), func() bool { return strings.Contains(h.output(), want) })
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (h *host) wait(t *testing.T) int {
+	t.Helper()
+	<-h.done
+	err := h.cmd.Wait()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
