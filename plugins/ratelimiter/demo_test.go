@@ -3,6 +3,7 @@ package ratelimiter
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,9 +31,9 @@ type report struct {
 	} `json:"violations_seen"`
 }
 
-// TestWholeDemoHeadless runs the real CLI on the real plugin, local runtime,
-// and checks the report proves every anomaly and that nothing is left.
-func TestWholeDemoHeadless(t *testing.T) {
+// buildHost builds the demohost CLI of this tree, or skips when it is absent.
+func buildHost(t *testing.T) string {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed (apt-get install redis-server)")
 	}
@@ -43,14 +44,20 @@ func TestWholeDemoHeadless(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "cmd", "demohost")); err != nil {
 		t.Skip("cmd/demohost is not in this tree yet")
 	}
-	dir := t.TempDir()
-	host := filepath.Join(dir, "demohost")
+	host := filepath.Join(t.TempDir(), "demohost")
 	build := exec.Command("go", "build", "-o", host, "./cmd/demohost")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build demohost: %v\n%s", err, out)
 	}
+	return host
+}
 
+// TestWholeDemoHeadless runs the real CLI on the real plugin, local runtime,
+// and checks the report proves every anomaly and that nothing is left.
+func TestWholeDemoHeadless(t *testing.T) {
+	host := buildHost(t)
+	dir := t.TempDir()
 	reportPath := filepath.Join(dir, "r.json")
 	run := exec.Command(host, "--plugin", pluginBinary, "--headless", "--report", reportPath, "--log-file", filepath.Join(dir, "demo.log"))
 	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
@@ -124,4 +131,111 @@ func processesOf(exe string) []string {
 		}
 	}
 	return out
+}
+
+// TestHostSIGKILLedWhileRedisIsPaused kills the host with SIGKILL while
+// Redis is paused: the plugin notices, resumes Redis and tears everything
+// down, and no process of the demo is left, stopped or running.
+func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
+	host := buildHost(t)
+	dir := t.TempDir()
+	run := exec.Command(host, "--plugin", pluginBinary, "--headless", "--log-file", filepath.Join(dir, "demo.log"))
+	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	out, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Stderr = run.Stdout
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer run.Process.Kill()
+
+	// Read the host's progress until Redis is paused.
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 4096)
+		var pending string
+		for {
+			n, err := out.Read(buf)
+			pending += string(buf[:n])
+			for {
+				line, rest, ok := strings.Cut(pending, "\n")
+				if !ok {
+					break
+				}
+				lines <- line
+				pending = rest
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.After(60 * time.Second)
+	var port string
+	for port == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("demohost ended before pausing Redis")
+			}
+			if _, addr, found := strings.Cut(line, "paused Redis at 127.0.0.1:"); found {
+				port = strings.Fields(addr)[0]
+			}
+		case <-deadline:
+			t.Fatal("Redis was not paused within 60s")
+		}
+	}
+	redis := redisServerOn(port)
+	if redis.Pid == 0 {
+		t.Fatalf("no redis-server on port %s", port)
+	}
+	waitUntil(t, 5*time.Second, "the kernel to report Redis stopped", redis.Stopped)
+
+	killed := time.Now()
+	if err := run.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = run.Wait()
+	go func() {
+		for range lines { // drain
+		}
+	}()
+	waitUntil(t, 10*time.Second, "Redis to be resumed or gone", func() bool { return !redis.Stopped() })
+	t.Logf("Redis no longer stopped %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
+	waitUntil(t, 10*time.Second, "every demo process to end", func() bool { return !redis.Alive() && len(processesOf(pluginBinary)) == 0 })
+	t.Logf("every demo process gone %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
+}
+
+// redisServerOn finds the redis-server listening on port (Redis rewrites
+// its command line to "redis-server 127.0.0.1:PORT").
+func redisServerOn(port string) process.Identity {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if strings.Contains(line, "redis-server") && (strings.Contains(line, ":"+port+" ") || strings.Contains(line, "--port "+port+" ")) {
+			var pid int
+			fmt.Sscan(e.Name(), &pid)
+			id, _ := process.IdentityOf(pid)
+			return id
+		}
+	}
+	return process.Identity{}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
