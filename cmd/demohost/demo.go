@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/host/tui"
@@ -36,11 +37,17 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	if err := o.renderOptions.check(); err != nil {
 		return fail(stderr, err)
 	}
+	warnAbandoned(stderr)
 	s, err := openSession(o.common)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer s.Close()
+	chaosLog, err := chaoslog.Open(chaoslog.DefaultDir(), s.path, o.set)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("%w; demohost records faults there before injecting them: make %s writable", err, chaoslog.DefaultDir()))
+	}
+	defer chaosLog.Close()
 
 	r := runner.New(runner.Config{
 		Subject:     s.plugin.Subject,
@@ -48,6 +55,7 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		Options:     o.set,
 		Chapters:    s.chapters,
 		Headless:    o.headless,
+		ChaosLog:    chaosLog,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

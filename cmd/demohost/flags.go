@@ -17,6 +17,7 @@ Usage:
            [--timeline FILE.svg] [--junit FILE.xml]
   demohost describe --plugin PATH [--set key=value]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
+  demohost recover [--log-file FILE]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
 make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
@@ -31,6 +32,9 @@ Flags:
   --log-file FILE        demohost and plugin log (default $XDG_STATE_HOME/demohost/demohost.log)
   --plugin-sha256 HEX    refuse to start the plugin unless its SHA-256 is HEX
   --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
+
+demohost recover reverts the faults of runs that ended without reverting them
+(a crashed or killed demohost); a run warns when there are any.
 
 demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
 
