@@ -104,6 +104,10 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 	}
 	if runErr != nil {
 		s.log.Error("run failed", "error", runErr)
+		if s.plugin.Exited() {
+			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v): its stderr is in %s\n", s.path, runErr, s.logPath)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "demohost: %v (log: %s)\n", runErr, s.logPath)
 		return exitUsage
 	}

@@ -209,3 +209,34 @@ func (h *host) wait(t *testing.T) int {
 	}
 	return 0
 }
+
+// A plugin that crashes mid-run is reported as such, with exit code 2, and
+// the report is still written.
+func TestPluginCrashIsReported(t *testing.T) {
+	dir := t.TempDir()
+	report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
+	h := startDemohost(t, nil, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
+		"--set", "countdown=0s", "--set", "detect_after=1m")
+	h.waitOutput(t, "chaos  injected")
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pluginPidRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no plugin pid in the log")
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := h.wait(t); code != exitUsage {
+		t.Errorf("exit %d; want 2", code)
+	}
+	if want := "demohost: plugin " + examplePlg + " exited during the run"; !strings.Contains(h.stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", h.stderr.String(), want)
+	}
+	if j := readReport(t, report); j.Result == journal.Passed {
+		t.Errorf("a run whose plugin crashed reports %q", j.Result)
+	}
+}
