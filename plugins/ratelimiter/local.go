@@ -174,14 +174,22 @@ func (c *localCluster) PauseRedis(context.Context) (string, error) {
 	return redisPausePrefix + "local:" + c.redis.Identity().String(), nil
 }
 
-func (c *localCluster) KillNode(_ context.Context, id string) error {
+// node returns node id's process and index.
+func (c *localCluster) node(id string) (*process.Process, int, error) {
 	i, err := nodeIndex(c.Nodes(), id)
+	if err != nil {
+		return nil, -1, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i], i, nil
+}
+
+func (c *localCluster) KillNode(_ context.Context, id string) error {
+	p, _, err := c.node(id)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	p := c.nodes[i]
-	c.mu.Unlock()
 	if p.State() != process.Running && p.State() != process.Stopped {
 		return fmt.Errorf("kill %s: it is not running", id)
 	}
@@ -189,13 +197,10 @@ func (c *localCluster) KillNode(_ context.Context, id string) error {
 }
 
 func (c *localCluster) StartNode(ctx context.Context, id string) error {
-	i, err := nodeIndex(c.Nodes(), id)
+	p, i, err := c.node(id)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	p := c.nodes[i]
-	c.mu.Unlock()
 	if p.State() == process.Running {
 		return nil // already back
 	}

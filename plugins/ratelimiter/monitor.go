@@ -195,24 +195,18 @@ func (m *monitor) probeRedis(ctx context.Context) {
 func (m *monitor) probeNodes(ctx context.Context) {
 	nodes := m.cl.Nodes()
 	results := make([]*nodeStatus, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, nodeTimeout)
-			defer cancel()
-			var h limiter.Health
-			if err := m.http.getJSON(pctx, "http://"+n.Addr+"/health", &h); err != nil {
-				results[i] = &nodeStatus{up: false, detail: "not answering: " + shortErr(err)}
-				return
-			}
-			st := &nodeStatus{up: true, detail: "fail policy " + h.FailPolicy}
-			if h.Redis != "ok" {
-				st.redisErr, st.detail = true, "redis: "+shortErr(fmt.Errorf("%s", h.Redis))
-			}
-			results[i] = st
-		})
-	}
-	wg.Wait()
+	m.eachNode(ctx, nodes, "/health", func(i int, get func(any) error) {
+		var h limiter.Health
+		if err := get(&h); err != nil {
+			results[i] = &nodeStatus{up: false, detail: "not answering: " + shortErr(err)}
+			return
+		}
+		st := &nodeStatus{up: true, detail: "fail policy " + h.FailPolicy}
+		if h.Redis != "ok" {
+			st.redisErr, st.detail = true, "redis: "+shortErr(fmt.Errorf("%s", h.Redis))
+		}
+		results[i] = st
+	})
 	if ctx.Err() != nil {
 		return
 	}
@@ -233,23 +227,31 @@ func (m *monitor) probeNodes(ctx context.Context) {
 	}
 }
 
-// audit compares what the nodes admitted with the limits and with what
-// Redis recorded.
-func (m *monitor) audit(ctx context.Context) {
-	nodes := m.cl.Nodes()
-	reports := make([]*limiter.Admitted, len(nodes))
+// eachNode GETs path from every node at once (each within nodeTimeout) and
+// hands use a function that decodes node i's answer.
+func (m *monitor) eachNode(ctx context.Context, nodes []nodeRef, path string, use func(i int, get func(any) error)) {
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 			defer cancel()
-			var a limiter.Admitted
-			if m.http.getJSON(pctx, "http://"+n.Addr+"/api/admitted", &a) == nil {
-				reports[i] = &a
-			}
+			use(i, func(v any) error { return m.http.getJSON(pctx, "http://"+n.Addr+path, v) })
 		})
 	}
 	wg.Wait()
+}
+
+// audit compares what the nodes admitted with the limits and with what
+// Redis recorded.
+func (m *monitor) audit(ctx context.Context) {
+	nodes := m.cl.Nodes()
+	reports := make([]*limiter.Admitted, len(nodes))
+	m.eachNode(ctx, nodes, "/api/admitted", func(i int, get func(any) error) {
+		var a limiter.Admitted
+		if get(&a) == nil {
+			reports[i] = &a
+		}
+	})
 
 	keySet := map[string]bool{}
 	for _, k := range workloadKeys {

@@ -322,3 +322,21 @@ func TestConfigureRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedRedisFallback runs the local runtime on the embedded
+// Redis-compatible server (what users without redis-server get): the script
+// runs there too, and a SIGSTOP of it is detected the same way.
+func TestEmbeddedRedisFallback(t *testing.T) {
+	s, log := setUp(t, map[string]string{"redis_binary": "embedded"})
+	if !strings.Contains(log.String(), "embedded Redis-compatible server (miniredis)") {
+		t.Fatalf("setup did not announce the embedded server:\n%s", log)
+	}
+	waitHealth(t, s, 10*time.Second, "the hot tenant throttled by the script", func(h *sdk.HealthSnapshot) bool { return metric(h, "denied") > 0 })
+	inj, err := s.InjectChaos(context.Background(), &sdk.ChaosConfig{Type: sdk.RedisPause})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.RevertChaos(context.Background(), inj.Handle, nil)
+	waitHealth(t, s, 5*time.Second, "redis_unreachable", violation(invRedisUnreachable))
+	waitHealth(t, s, 5*time.Second, "over_limit", violation(invOverLimit))
+}
