@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +13,8 @@ import (
 // timeline and the JUnit XML; `demohost report` on the saved journal
 // gives byte-identical files.
 func TestReportRebuildsWhatTheRunWrote(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the example plugin")
-	}
 	dir := t.TempDir()
-	plugin := filepath.Join(dir, "demohost-example")
-	build := exec.Command("go", "build", "-o", plugin, "github.com/demohost/demohost/plugins/example/cmd/demohost-example")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build example plugin: %v\n%s", err, out)
-	}
+	plugin := examplePlg // built once by TestMain
 	path := func(name string) string { return filepath.Join(dir, name) }
 
 	var stdout, stderr bytes.Buffer
