@@ -35,17 +35,27 @@ func runeWidth(r rune) int {
 }
 
 // text draws str at (x, y), never past x+maxW, and returns the columns used.
+// It hands the screen substrings of str: no allocation per cell.
 func (c canvas) text(x, y, maxW int, str string, st tcell.Style) int {
 	used := 0
-	for _, r := range str {
-		w := runeWidth(r)
+	for str != "" {
+		var g string
+		var w int
+		if str[0] < 0x80 && (len(str) == 1 || str[1] < 0x80) { // ASCII fast path
+			g, str, w = str[:1], str[1:], 1
+			if g[0] < ' ' || g[0] == 0x7f {
+				w = 0
+			}
+		} else {
+			g, str, w, _ = uniseg.FirstGraphemeClusterInString(str, -1)
+		}
 		if w == 0 {
 			continue
 		}
 		if used+w > maxW {
 			break
 		}
-		c.s.SetContent(x+used, y, r, nil, st)
+		c.s.Put(x+used, y, g, st)
 		used += w
 	}
 	return used
@@ -60,7 +70,7 @@ func (c canvas) textEllipsis(x, y, maxW int, str string, st tcell.Style) int {
 		return c.text(x, y, maxW, str, st)
 	}
 	n := c.text(x, y, maxW-1, str, st)
-	c.s.SetContent(x+n, y, '…', nil, st)
+	c.s.Put(x+n, y, "…", st)
 	return n + 1
 }
 
@@ -68,7 +78,7 @@ func (c canvas) textEllipsis(x, y, maxW int, str string, st tcell.Style) int {
 func (c canvas) fill(r rect, st tcell.Style) {
 	for y := r.y; y < r.y+r.h; y++ {
 		for x := r.x; x < r.x+r.w; x++ {
-			c.s.SetContent(x, y, ' ', nil, st)
+			c.s.Put(x, y, " ", st)
 		}
 	}
 }
@@ -80,17 +90,17 @@ func (c canvas) box(r rect, title string, st tcell.Style) rect {
 	}
 	right, bottom := r.x+r.w-1, r.y+r.h-1
 	for x := r.x + 1; x < right; x++ {
-		c.s.SetContent(x, r.y, '─', nil, st)
-		c.s.SetContent(x, bottom, '─', nil, st)
+		c.s.Put(x, r.y, "─", st)
+		c.s.Put(x, bottom, "─", st)
 	}
 	for y := r.y + 1; y < bottom; y++ {
-		c.s.SetContent(r.x, y, '│', nil, st)
-		c.s.SetContent(right, y, '│', nil, st)
+		c.s.Put(r.x, y, "│", st)
+		c.s.Put(right, y, "│", st)
 	}
-	c.s.SetContent(r.x, r.y, '┌', nil, st)
-	c.s.SetContent(right, r.y, '┐', nil, st)
-	c.s.SetContent(r.x, bottom, '└', nil, st)
-	c.s.SetContent(right, bottom, '┘', nil, st)
+	c.s.Put(r.x, r.y, "┌", st)
+	c.s.Put(right, r.y, "┐", st)
+	c.s.Put(r.x, bottom, "└", st)
+	c.s.Put(right, bottom, "┘", st)
 	if title != "" && r.w > 4 {
 		c.textEllipsis(r.x+2, r.y, r.w-4, " "+title+" ", st.Bold(true))
 	}
@@ -155,19 +165,34 @@ func wrap(text []cell, width int) [][]cell {
 	return lines
 }
 
-// line draws styled runes at (x, y) clipped to maxW.
-func (c canvas) line(x, y, maxW int, cells []cell) {
+// seg is a run of text in one style.
+type seg struct {
+	text  string
+	style tcell.Style
+}
+
+// styledLine is one line of a panel, drawn left to right.
+type styledLine []seg
+
+// segments groups styled runes into runs of one style.
+func segments(cells []cell) styledLine {
+	var out styledLine
+	var b strings.Builder
+	for i, cl := range cells {
+		b.WriteRune(cl.r)
+		if i == len(cells)-1 || cells[i+1].style != cl.style {
+			out = append(out, seg{b.String(), cl.style})
+			b.Reset()
+		}
+	}
+	return out
+}
+
+// line draws a styled line at (x, y) clipped to maxW.
+func (c canvas) line(x, y, maxW int, l styledLine) {
 	used := 0
-	for _, cl := range cells {
-		w := runeWidth(cl.r)
-		if w == 0 {
-			continue
-		}
-		if used+w > maxW {
-			return
-		}
-		c.s.SetContent(x+used, y, cl.r, nil, cl.style)
-		used += w
+	for _, sg := range l {
+		used += c.text(x+used, y, maxW-used, sg.text, sg.style)
 	}
 }
 

@@ -161,9 +161,6 @@ func drawFooter(c canvas, snap *runner.Snapshot, w, y int) {
 	c.textEllipsis(x+1, y, w-x-2, keys, bar)
 }
 
-// styledLine is one line of a panel: cells drawn left to right.
-type styledLine []cell
-
 func drawLines(c canvas, in rect, lines []styledLine) {
 	for i := 0; i < in.h && i < len(lines); i++ {
 		c.line(in.x, in.y+i, in.w, lines[i])
@@ -188,11 +185,11 @@ func clusterTitle(h *sdk.HealthSnapshot) string {
 // in rows, the last row counts the nodes left out and those not UP.
 func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 	if h == nil {
-		return []styledLine{styledLine(plainCells("waiting for health…", th.dim()))}
+		return []styledLine{{{"waiting for health…", th.dim()}}}
 	}
 	var lines []styledLine
 	if h.Error != "" {
-		lines = append(lines, styledLine(plainCells("⚠ health: "+h.Error, th.bad())))
+		lines = append(lines, styledLine{{"⚠ health: " + h.Error, th.bad()}})
 	}
 	for _, vi := range h.Violations {
 		st := th.bad()
@@ -209,7 +206,7 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 		if vi.Message != "" {
 			text += ": " + vi.Message
 		}
-		lines = append(lines, styledLine(plainCells(text, st)))
+		lines = append(lines, styledLine{{text, st}})
 	}
 	nameW, roleW, addrW := 4, 0, 0
 	for _, n := range h.Nodes {
@@ -220,16 +217,16 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 	nameW, roleW, addrW = min(nameW, 18), min(roleW, 10), min(addrW, 22)
 	for i, n := range h.Nodes {
 		if rows > 0 && len(lines) == rows-1 && i < len(h.Nodes)-1 {
-			lines = append(lines, styledLine(plainCells(hiddenNodes(h.Nodes[i:]), th.warn())))
+			lines = append(lines, styledLine{{hiddenNodes(h.Nodes[i:]), th.warn()}})
 			break
 		}
 		glyph, st := th.nodeGlyph(n.State)
-		line := styledLine{{glyph, st}, {' ', st}}
-		line = append(line, plainCells(pad(nodeName(n), nameW)+" ", th.base())...)
-		line = append(line, plainCells(pad(n.State.String(), 9), st)...)
-		rest := pad(n.Role, roleW) + " " + pad(n.Address, addrW) + " " + n.Detail
-		line = append(line, plainCells(rest, th.dim())...)
-		lines = append(lines, line)
+		lines = append(lines, styledLine{
+			{string(glyph) + " ", st},
+			{pad(nodeName(n), nameW) + " ", th.base()},
+			{pad(n.State.String(), 9), st},
+			{pad(n.Role, roleW) + " " + pad(n.Address, addrW) + " " + n.Detail, th.dim()},
+		})
 	}
 	return lines
 }
@@ -273,25 +270,25 @@ func nodeName(n *sdk.Node) string {
 func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int) (string, []styledLine) {
 	cur := snap.Current
 	if cur == nil {
-		return "demo", []styledLine{styledLine(plainCells("The demo starts once the subject is set up.", th.dim()))}
+		return "demo", []styledLine{{{"The demo starts once the subject is set up.", th.dim()}}}
 	}
 	var lines []styledLine
 	for _, l := range wrap(th.cells(cur.Narration, th.base()), width) {
-		lines = append(lines, l)
+		lines = append(lines, segments(l))
 	}
 	lines = append(lines, nil)
 	if cur.CountdownUntil.After(now) {
-		lines = append(lines, styledLine(plainCells(fmt.Sprintf("⏳ chaos in %ds", secondsLeft(now, cur.CountdownUntil)), th.warn().Bold(true))))
+		lines = append(lines, styledLine{{fmt.Sprintf("⏳ chaos in %ds", secondsLeft(now, cur.CountdownUntil)), th.warn().Bold(true)}})
 	}
 	if cur.ActionRunning {
-		lines = append(lines, styledLine(plainCells("▶ action running…", th.warn())))
+		lines = append(lines, styledLine{{"▶ action running…", th.warn()}})
 	}
 	status := cur.Status
 	if len(status) > 4 {
 		status = status[len(status)-4:]
 	}
 	for _, s := range status {
-		lines = append(lines, styledLine(plainCells("  "+s, th.dim())))
+		lines = append(lines, styledLine{{"  " + s, th.dim()}})
 	}
 	for _, e := range cur.Expectations {
 		var text string
@@ -307,7 +304,7 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 			text, st = fmt.Sprintf("○ %s · %ds left", e.Description, secondsLeft(now, e.Deadline)), th.warn()
 		}
 		for _, l := range wrap(plainCells(text, st), width) {
-			lines = append(lines, l)
+			lines = append(lines, segments(l))
 		}
 	}
 	title := cur.Title

@@ -1,0 +1,133 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/sdk"
+)
+
+// BenchmarkRenderFrame draws a full frame (render + Show) with 100 nodes,
+// 20 metrics with full sparkline history, counters and events. Target:
+// ≤ 2 ms per frame.
+func BenchmarkRenderFrame(b *testing.B) {
+	snap := demoSnapshot()
+	snap.Health.Nodes = bigCluster(100)
+	snap.Health.Metrics = nil
+	for i := range 20 {
+		snap.Health.Metrics = append(snap.Health.Metrics, &sdk.Metric{Name: fmt.Sprintf("metric_%02d", i), Value: float64(i * 10), Unit: "ops/s"})
+	}
+	for i := range 50 {
+		snap.Events = append(snap.Events, runner.Event{At: t0, Kind: "status", Message: fmt.Sprintf("status line %d of the on-enter action", i)})
+	}
+	v := newView(theme{})
+	for i := range historyLen {
+		snap.Health.TakenAt = sdk.Time(t0.Add(time.Duration(i) * time.Second))
+		for _, m := range snap.Health.Metrics {
+			m.Value = float64(i % 17)
+		}
+		v.observe(&snap)
+	}
+	// "render" is our drawing; "frame" adds Show, which on the simulated
+	// screen re-encodes every cell (a real terminal gets only the changes).
+	for _, size := range []struct{ w, h int }{{120, 40}, {240, 130}} { // 240x130 shows all 100 nodes
+		for _, show := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%d/render", size.w, size.h)
+			if show {
+				name = fmt.Sprintf("%dx%d/frame", size.w, size.h)
+			}
+			b.Run(name, func(b *testing.B) {
+				s := newScreen(b, size.w, size.h)
+				for b.Loop() {
+					render(s, &snap, v, t0)
+					if show {
+						s.Show()
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/frame")
+			})
+		}
+	}
+}
+
+// BenchmarkIdleCPU runs the view for 10 s on a chapter with nothing to do
+// while the health stream runs (the real runner and example plugin, health
+// every 250 ms, the view on a simulated screen) and reports the host
+// process's CPU time as a percentage of one core. Target: ≤ 1 %.
+// Run it alone: go test -run '^$' -bench Idle ./host/tui
+func BenchmarkIdleCPU(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "demohost-example")
+	build := exec.Command("go", "build", "-o", bin, "github.com/demohost/demohost/plugins/example/cmd/demohost-example")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		b.Fatalf("build the example plugin: %v", err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		pct := idleCPU(b, bin, 10*time.Second)
+		b.StartTimer()
+		b.ReportMetric(pct, "%cpu")
+	}
+}
+
+func idleCPU(b *testing.B, bin string, span time.Duration) float64 {
+	p, err := pluginhost.Launch(pluginhost.Config{Path: bin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	desc, err := p.Subject.Describe(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Subject.Configure(ctx, nil); err != nil {
+		b.Fatal(err)
+	}
+	chapters, err := p.Subject.Chapters(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := runner.New(runner.Config{Subject: p.Subject, Description: desc, Chapters: chapters})
+	s := newScreen(b, 120, 40)
+	out := make(chan error, 1)
+	go func() {
+		_, err := run(ctx, s, r, Options{}, theme{})
+		out <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !screenHas(s, "✓ all nodes UP") { // the first chapter is done: idle from here
+		if time.Now().After(deadline) {
+			b.Fatal("the first chapter never settled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before, start := cpuTime(), time.Now()
+	time.Sleep(span)
+	used, wall := cpuTime()-before, time.Since(start)
+	s.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+	if err := <-out; err != nil {
+		fmt.Fprintln(io.Discard, err) // a quit run ends as aborted; not a benchmark failure
+	}
+	return 100 * used.Seconds() / wall.Seconds()
+}
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

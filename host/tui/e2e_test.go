@@ -1,0 +1,213 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/plugins/example"
+)
+
+// tmuxTerm is a real terminal: a tmux server of its own (its own socket),
+// one pane running an interactive shell.
+type tmuxTerm struct {
+	t      *testing.T
+	socket string
+}
+
+func newTmux(t *testing.T, w, h int) *tmuxTerm {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
+	}
+	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("demohost-%s-%d", t.Name(), os.Getpid())}
+	tm.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen-256color bash --norc --noprofile")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	return tm
+}
+
+func (tm *tmuxTerm) run(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (tm *tmuxTerm) keys(keys ...string) {
+	tm.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
+
+func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", "e2e") }
+
+// waitScreen waits until the pane shows want, failing with the pane.
+func (tm *tmuxTerm) waitScreen(d time.Duration, want string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(tm.screen(), want) {
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("after %v the terminal does not show %q:\n%s", d, want, tm.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitMatch waits until the pane matches re.
+func (tm *tmuxTerm) waitMatch(d time.Duration, re *regexp.Regexp) {
+	tm.t.Helper()
+	deadline := time.Now().Add(d)
+	for !re.MatchString(tm.screen()) {
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("after %v the terminal does not match %s:\n%s", d, re, tm.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// buildDemo builds demohost and the example plugin into a temp dir.
+func buildDemo(t *testing.T) (host, plugin string) {
+	t.Helper()
+	dir := t.TempDir()
+	host, plugin = filepath.Join(dir, "demohost"), filepath.Join(dir, "demohost-example")
+	for bin, pkg := range map[string]string{host: "./cmd/demohost", plugin: "./plugins/example/cmd/demohost-example"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = "../.."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return host, plugin
+}
+
+// running lists the processes that run the executable at path.
+func running(path string) []string {
+	var pids []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, exe := range procs {
+		if target, err := os.Readlink(exe); err == nil && target == path {
+			pids = append(pids, filepath.Base(filepath.Dir(exe)))
+		}
+	}
+	return pids
+}
+
+// exampleChapters is the example plugin's titles and the index of the
+// chapter that injects chaos.
+func exampleChapters(t *testing.T) (titles []string, chaos int) {
+	s := example.New()
+	chapters, err := s.Chapters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chaos = -1
+	for i, c := range chapters {
+		titles = append(titles, c.Title)
+		if c.Chaos != nil && chaos < 0 {
+			chaos = i
+		}
+	}
+	if chaos < 0 {
+		t.Fatal("the example has no chaos chapter")
+	}
+	return titles, chaos
+}
+
+// advanceTo presses Space until the screen shows progress, the way a
+// presenter does: a blocking chapter refuses until its countdown or action
+// is done.
+func advanceTo(t *testing.T, tm *tmuxTerm, progress string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(tm.screen(), progress) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached %q:\n%s", progress, tm.screen())
+		}
+		tm.keys("Space")
+		time.Sleep(300 * time.Millisecond) // pace the presses; the loop waits on the screen
+	}
+}
+
+// startDemo types the demohost command into the shell and waits for the UI.
+func startDemo(t *testing.T, tm *tmuxTerm, host, plugin, report string) {
+	t.Helper()
+	tm.keys(fmt.Sprintf("%s --plugin %s --set countdown=1s --set detect_after=100ms --report %s --log-file %s; echo EXIT=$?",
+		host, plugin, report, filepath.Join(filepath.Dir(report), "demohost.log")), "Enter")
+	tm.waitScreen(30*time.Second, "[1/")
+}
+
+// finish checks the process is gone, the shell is back and usable, and
+// returns the report.
+func finish(t *testing.T, tm *tmuxTerm, host, report string) *journal.Journal {
+	t.Helper()
+	tm.waitMatch(60*time.Second, regexp.MustCompile(`EXIT=\d`)) // the command line shows EXIT=$?
+	if pids := running(host); len(pids) > 0 {
+		out, _ := exec.Command("ps", "-o", "pid,ppid,stat,etime,args", "-p", strings.Join(pids, ",")).CombinedOutput()
+		t.Errorf("demohost still running after quit:\n%s", out)
+	}
+	// The shell runs commands again, and the terminal is back in canonical
+	// (cooked) mode: stty lists "icanon", not "-icanon".
+	tm.keys("echo canonical-$(stty -a | tr ' ' '\\n' | grep -cx icanon)", "Enter")
+	tm.waitScreen(10*time.Second, "canonical-1")
+	j, err := journal.Read(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range j.Chaos {
+		if c.RevertedAt == nil {
+			t.Errorf("chaos %s on %s left injected", c.Type, c.Target)
+		}
+	}
+	return j
+}
+
+func TestE2EWalkEveryChapterInTmux(t *testing.T) {
+	tm := newTmux(t, 120, 40)
+	host, plugin := buildDemo(t)
+	report := filepath.Join(t.TempDir(), "report.json")
+	startDemo(t, tm, host, plugin, report)
+	titles, chaos := exampleChapters(t)
+	for i, title := range titles {
+		progress := fmt.Sprintf("[%d/%d] %s", i+1, len(titles), title)
+		advanceTo(t, tm, progress)
+		tm.waitScreen(10*time.Second, "● node-")
+		if i == chaos {
+			tm.waitScreen(30*time.Second, "✗ node-")
+			tm.waitScreen(10*time.Second, "⚡ CONTAINER_KILL")
+			// Resize mid-demo: smaller, too small, back.
+			tm.run("resize-window", "-t", "e2e", "-x", "90", "-y", "26")
+			tm.waitScreen(10*time.Second, "✗ node-")
+			tm.run("resize-window", "-t", "e2e", "-x", "60", "-y", "20")
+			tm.waitScreen(10*time.Second, "terminal too small (need 80x24)")
+			tm.run("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
+			tm.waitScreen(10*time.Second, progress)
+		}
+	}
+	tm.keys("q")
+	j := finish(t, tm, host, report)
+	if len(j.Chaos) != 1 || len(j.Chapters) != len(titles) {
+		t.Errorf("report: %d chaos entries, %d chapters; want 1 and %d", len(j.Chaos), len(j.Chapters), len(titles))
+	}
+}
+
+func TestE2EQuitDuringChaosRevertsIt(t *testing.T) {
+	tm := newTmux(t, 120, 40)
+	host, plugin := buildDemo(t)
+	report := filepath.Join(t.TempDir(), "report.json")
+	startDemo(t, tm, host, plugin, report)
+	titles, chaos := exampleChapters(t)
+	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", chaos+1, len(titles), titles[chaos]))
+	tm.waitScreen(30*time.Second, "⚡ CONTAINER_KILL")
+	tm.keys("q")
+	j := finish(t, tm, host, report)
+	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "exit" {
+		t.Errorf("report chaos = %+v; want one fault reverted on exit", j.Chaos)
+	}
+}
