@@ -87,6 +87,7 @@ func NewRedisClient(addr string, timeout time.Duration) *redis.Client {
 		PoolSize:              64,
 		MinIdleConns:          4,
 		DisableIdentity:       true, // no CLIENT SETINFO round trip per connection
+		Protocol:              2,    // RESP2: no push-notification check on every reply
 	})
 }
 
