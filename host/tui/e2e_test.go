@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,19 +73,43 @@ func (tm *tmuxTerm) waitMatch(d time.Duration, re *regexp.Regexp) {
 	}
 }
 
-// buildDemo builds demohost and the example plugin into a temp dir.
+var (
+	buildOnce           sync.Once
+	builtDir            string
+	builtHost, builtPlg string
+	buildErr            error
+)
+
+// TestMain removes what buildDemo built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+// buildDemo builds demohost and the example plugin once per test binary.
 func buildDemo(t *testing.T) (host, plugin string) {
 	t.Helper()
-	dir := t.TempDir()
-	host, plugin = filepath.Join(dir, "demohost"), filepath.Join(dir, "demohost-example")
-	for bin, pkg := range map[string]string{host: "./cmd/demohost", plugin: "./plugins/example/cmd/demohost-example"} {
-		build := exec.Command("go", "build", "-o", bin, pkg)
-		build.Dir = "../.."
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	buildOnce.Do(func() {
+		if builtDir, buildErr = os.MkdirTemp("", "tui-e2e-"); buildErr != nil {
+			return
 		}
+		builtHost, builtPlg = filepath.Join(builtDir, "demohost"), filepath.Join(builtDir, "demohost-example")
+		for bin, pkg := range map[string]string{builtHost: "./cmd/demohost", builtPlg: "./plugins/example/cmd/demohost-example"} {
+			build := exec.Command("go", "build", "-o", bin, pkg)
+			build.Dir = "../.."
+			if out, err := build.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return host, plugin
+	return builtHost, builtPlg
 }
 
 // running lists the processes that run the executable at path.

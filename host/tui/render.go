@@ -9,6 +9,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/uniseg"
 
+	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/sdk"
 )
@@ -418,11 +419,11 @@ func drawEvents(c canvas, events []runner.Event, in rect) {
 
 func eventStyle(th theme, kind string) tcell.Style {
 	switch kind {
-	case "chaos", "violation", "error":
+	case journal.KindChaos, journal.KindViolation, journal.KindError:
 		return th.bad()
-	case "revert", "cleared":
+	case journal.KindRevert, journal.KindCleared:
 		return th.good()
-	case "expectation", "chapter":
+	case journal.KindExpect, journal.KindChapter:
 		return th.base().Bold(true)
 	default:
 		return th.base()

@@ -288,6 +288,32 @@ func TestRenderNoColor(t *testing.T) {
 	}
 }
 
+func TestRenderWithoutUTF8KeepsStatesApart(t *testing.T) {
+	sim := tcell.NewSimulationScreen("US-ASCII")
+	if err := sim.Init(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Fini()
+	sim.SetSize(120, 40)
+	registerFallbacks(sim)
+	snap := demoSnapshot()
+	render(sim, &snap, newView(theme{}), t0)
+	sim.Show()
+	cells, w, h := sim.GetContents()
+	var b strings.Builder
+	for i, c := range cells {
+		b.Write(c.Bytes)
+		if i%w == w-1 && i/w < h-1 {
+			b.WriteByte('\n')
+		}
+	}
+	for _, want := range []string{"+ node-1", "x node-2", "= node-3", "~ node-4", "? node-5", "! CONTAINER_KILL > node-2"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("ASCII terminal lacks %q; it shows:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestRenderManyNodesShowsWhatFits(t *testing.T) {
 	snap := demoSnapshot()
 	snap.Health.Nodes = bigCluster(100)

@@ -68,3 +68,19 @@ func (th theme) nodeGlyph(s sdk.NodeState) (rune, tcell.Style) {
 		return '?', th.dim()
 	}
 }
+
+// asciiFallbacks stand in for the glyphs on a terminal without UTF-8
+// (LANG=C), so node states and markers still differ. Each is one column.
+var asciiFallbacks = map[rune]string{
+	'●': "+", '✗': "x", '‖': "=", '◐': "~", // node states (? is ASCII)
+	'○': "o", '✓': "v", '⚡': "!", '⚠': "!", '⏳': "*", '▶': ">",
+	'…': ".", '·': ".", '→': ">", '←': "<", '░': ".",
+	'▁': "_", '▂': ".", '▃': ":", '▄': "-", '▅': "=", '▆': "+", '▇': "*",
+}
+
+// registerFallbacks tells the screen about asciiFallbacks.
+func registerFallbacks(s tcell.Screen) {
+	for r, subst := range asciiFallbacks {
+		s.RegisterRuneFallback(r, subst)
+	}
+}

@@ -64,6 +64,7 @@ type runResult struct {
 
 // run drives an initialised screen and finalises it on every path.
 func run(ctx context.Context, screen tcell.Screen, d demo, opts Options, th theme) (*journal.Journal, error) {
+	registerFallbacks(screen)
 	v := newView(th)
 	var procs []*watch.Process
 	defer func() {
