@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,7 +39,9 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer s.Close()
+	stopWaiting, dontWait := context.WithCancel(context.Background())
+	defer dontWait()
+	defer s.shutdown(stopWaiting, stderr)
 	chaosLog, err := chaoslog.Open(chaoslog.DefaultDir(), s.path, o.set)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("%w; demohost records faults there before injecting them: make %s writable", err, chaoslog.DefaultDir()))
@@ -59,7 +58,8 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	interrupted := onSignals(s, r, cancel, o.headless, stderr)
+	sig := handleSignals(sigActions{log: s.log, quit: r.Quit, cancelRun: cancel, stopWaiting: dontWait, headless: o.headless, stderr: stderr})
+	defer sig.stop()
 
 	var j *journal.Journal
 	if o.headless {
@@ -68,11 +68,12 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	} else {
 		j, err = runTUI(ctx, s, r, tui.Options{Watches: o.watches})
 	}
-	return finish(s, o, j, err, interrupted, stdout, stderr)
+	sig.runEnded()
+	return finish(s, o, j, err, sig.interruptedBy(), stdout, stderr)
 }
 
 // finish writes the report, says how the run ended and picks the exit code.
-func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrupted *atomic.Value, stdout, stderr io.Writer) int {
+func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrupted string, stdout, stderr io.Writer) int {
 	code := exitFailed
 	if j != nil && j.Result == journal.Passed {
 		code = exitPassed
@@ -94,7 +95,7 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 			code = exitUsage
 		}
 	}
-	if sig, ok := interrupted.Load().(string); ok {
+	if sig := interrupted; sig != "" {
 		if n := unreverted(j); n > 0 {
 			fmt.Fprintf(stderr, "demohost: interrupted by %v; %d faults could not be reverted: see %s\n", sig, n, s.logPath)
 			return exitUsage
@@ -211,49 +212,6 @@ func waitClosed(snaps <-chan runner.Snapshot, d time.Duration) {
 			return
 		}
 	}
-}
-
-// onSignals makes SIGINT, SIGTERM and SIGHUP end the run the way `q` does:
-// the runner reverts chaos and tears down before demohost exits. A second
-// signal stops waiting for a plugin that hangs in that cleanup; a third
-// exits at once (the plugin still reverts: it gets SIGTERM when the host
-// dies). It returns where the first signal's name is recorded.
-func onSignals(s *session, r *runner.Runner, cancel context.CancelFunc, headless bool, stderr io.Writer) *atomic.Value {
-	var got atomic.Value
-	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	say := func(format string, args ...any) {
-		if headless { // in the terminal UI the screen is not ours to write on
-			fmt.Fprintf(stderr, "demohost: "+format+"\n", args...)
-		}
-	}
-	go func() {
-		name := signalName(<-sigs)
-		got.Store(name)
-		s.log.Warn("signal received; reverting chaos and tearing down", "signal", name)
-		say("%s: reverting chaos and tearing down (again to stop waiting for the plugin)", name)
-		r.Quit()
-		cancel()
-
-		name = signalName(<-sigs)
-		s.log.Warn("second signal; no longer waiting for the plugin's cleanup", "signal", name)
-		say("%s again: no longer waiting for the plugin (once more to exit at once)", name)
-		r.Quit()
-
-		name = signalName(<-sigs)
-		s.log.Warn("third signal; exiting now", "signal", name)
-		say("%s: exiting now; the plugin reverts its chaos as it exits", name)
-		os.Exit(exitUsage)
-	}()
-	return &got
-}
-
-// signalName is e.g. SIGINT.
-func signalName(sig os.Signal) string {
-	if n, ok := sig.(syscall.Signal); ok && unix.SignalName(n) != "" {
-		return unix.SignalName(n)
-	}
-	return sig.String()
 }
 
 // checkReportPath fails early, before anything starts, if the report could

@@ -14,10 +14,11 @@ import (
 // Binaries built once by TestMain: the CLI, the example plugin and the test
 // plugins under testdata. Every test runs them as real processes.
 var (
-	demohostBin string
-	examplePlg  string // plugins/example/demohost-example, alone in its dir
-	protocol2   string
-	badChapters string
+	demohostBin  string
+	examplePlg   string // plugins/example/demohost-example, alone in its dir
+	protocol2    string
+	badChapters  string
+	slowTeardown string
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 func buildAll(dir string) error {
 	bin := filepath.Join(dir, "bin")
 	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
-		".", "../../plugins/example/cmd/demohost-example", "./testdata/protocol2", "./testdata/badchapters")
+		".", "../../plugins/example/cmd/demohost-example", "./testdata/protocol2", "./testdata/badchapters", "./testdata/slowteardown")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build test binaries: %w", err)
@@ -47,6 +48,7 @@ func buildAll(dir string) error {
 	demohostBin = filepath.Join(bin, "demohost")
 	protocol2 = filepath.Join(bin, "protocol2")
 	badChapters = filepath.Join(bin, "badchapters")
+	slowTeardown = filepath.Join(bin, "slowteardown")
 	examplePlg = filepath.Join(dir, "plugins", "example", "demohost-example")
 	if err := os.MkdirAll(filepath.Dir(examplePlg), 0o755); err != nil {
 		return err

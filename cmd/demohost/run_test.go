@@ -65,12 +65,7 @@ func TestFailedChapterExitsOne(t *testing.T) {
 func TestSignalsRevertChaos(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
-			// node_down never shows in time, so the fault stays active.
-			h := startDemohost(t, nil, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
-				"--set", "countdown=0s", "--set", "detect_after=1m")
-			h.waitOutput(t, "chaos  injected")
+			h, report, logFile := startMidChaos(t, examplePlg)
 			sent := time.Now()
 			if err := h.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
@@ -135,9 +130,8 @@ func assertAllReverted(t *testing.T, j *journal.Journal, want int) {
 
 var pluginPidRE = regexp.MustCompile(`plugin started: .*pid=(\d+)`)
 
-// assertPluginGone finds the plugin's pid in the log and checks the
-// process has ended.
-func assertPluginGone(t *testing.T, logFile string) {
+// pluginPID finds the plugin's pid in demohost's log.
+func pluginPID(t *testing.T, logFile string) int {
 	t.Helper()
 	b, err := os.ReadFile(logFile)
 	if err != nil {
@@ -148,7 +142,27 @@ func assertPluginGone(t *testing.T, logFile string) {
 		t.Fatalf("no plugin pid in the log:\n%s", b)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
+	return pid
+}
+
+// assertPluginGone checks that the plugin process has ended.
+func assertPluginGone(t *testing.T, logFile string) {
+	t.Helper()
+	pid := pluginPID(t, logFile)
 	waitFor(t, 5*time.Second, "the plugin process to end", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+// startMidChaos starts a headless run of plugin (the example subject or one
+// built on it) and returns once a fault is injected. node_down is raised
+// only after a minute, so the fault stays active for the chapter's 10 s.
+func startMidChaos(t *testing.T, plugin string) (h *host, report, logFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	report, logFile = filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
+	h = startDemohost(t, nil, "--plugin", plugin, "--headless", "--report", report, "--log-file", logFile,
+		"--set", "countdown=0s", "--set", "detect_after=1m")
+	h.waitOutput(t, "chaos  injected")
+	return h, report, logFile
 }
 
 // host is a demohost process running in the background.
@@ -213,21 +227,8 @@ func (h *host) wait(t *testing.T) int {
 // A plugin that crashes mid-run is reported as such, with exit code 2, and
 // the report is still written.
 func TestPluginCrashIsReported(t *testing.T) {
-	dir := t.TempDir()
-	report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
-	h := startDemohost(t, nil, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
-		"--set", "countdown=0s", "--set", "detect_after=1m")
-	h.waitOutput(t, "chaos  injected")
-	b, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := pluginPidRE.FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no plugin pid in the log")
-	}
-	pid, _ := strconv.Atoi(string(m[1]))
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	h, report, logFile := startMidChaos(t, examplePlg)
+	if err := syscall.Kill(pluginPID(t, logFile), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if code := h.wait(t); code != exitUsage {
@@ -239,4 +240,31 @@ func TestPluginCrashIsReported(t *testing.T) {
 	if j := readReport(t, report); j.Result == journal.Passed {
 		t.Errorf("a run whose plugin crashed reports %q", j.Result)
 	}
+}
+
+// A plugin that hangs while tearing down does not hold demohost: the second
+// Ctrl-C stops waiting, demohost exits while the plugin is still cleaning
+// up, and the plugin finishes and exits on its own.
+func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
+	h, report, logFile := startMidChaos(t, slowTeardown)
+	if err := h.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the plugin's teardown to start", func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "slow teardown started")
+	})
+	if err := h.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t)
+	pid := pluginPID(t, logFile)
+	if syscall.Kill(pid, 0) != nil {
+		t.Fatal("demohost waited for the hung plugin's cleanup after the second SIGINT")
+	}
+	if want := "stopped waiting; the plugin (pid " + strconv.Itoa(pid) + ") finishes reverting and tearing down on its own"; !strings.Contains(h.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, h.stderr.String())
+	}
+	assertAllReverted(t, readReport(t, report), 1)
+	waitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return syscall.Kill(pid, 0) != nil })
 }

@@ -89,9 +89,21 @@ func openSession(c common) (_ *session, err error) {
 
 // Close ends the plugin (the sdk reverts anything still active) and closes
 // the log.
-func (s *session) Close() {
+func (s *session) Close() { s.shutdown(context.Background(), io.Discard) }
+
+// shutdown is Close for a run: if the plugin takes more than a second to
+// revert and tear down it says so on stderr, and once stopWaiting ends it
+// leaves the plugin to finish on its own.
+func (s *session) shutdown(stopWaiting context.Context, stderr io.Writer) {
 	if s.plugin != nil {
-		s.plugin.Close()
+		slow := time.AfterFunc(time.Second, func() {
+			fmt.Fprintln(stderr, "demohost: waiting for the plugin to finish reverting and tearing down (Ctrl-C to stop waiting)")
+		})
+		if s.plugin.Shutdown(stopWaiting) {
+			s.log.Warn("stopped waiting for the plugin; it finishes its cleanup on its own", "pid", s.plugin.PID())
+			fmt.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own\n", s.plugin.PID())
+		}
+		slow.Stop()
 	}
 	if s.logFile != nil {
 		s.log.Info("demohost exiting")

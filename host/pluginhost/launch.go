@@ -38,8 +38,8 @@ type Config struct {
 	Path string
 	// SHA256 pins the executable (hex); a mismatch means it never starts.
 	SHA256 string
-	// Logger receives go-plugin's messages and the plugin's stderr
-	// (default: discarded). Never the terminal.
+	// Logger receives go-plugin's messages and whatever the plugin writes
+	// to stderr or stdout (default: discarded). Never the terminal.
 	Logger hclog.Logger
 	// StartTimeout bounds the handshake (default DefaultStartTimeout).
 	StartTimeout time.Duration
@@ -102,7 +102,10 @@ func Launch(cfg Config) (*Plugin, error) {
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           cfg.Logger,
 		Stderr:           io.Discard, // stderr already reaches Logger line by line
-		GRPCDialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
+		// What the plugin prints once serving is streamed over gRPC: log it too.
+		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
 	})
 	p := &Plugin{client: client, cmd: cmd}
 
@@ -136,7 +139,13 @@ func (p *Plugin) Exited() bool { return p.client.Exited() }
 // whatever is left in its process group, the plugin included, so no child
 // outlives it (a child holding the plugin's stderr would also keep go-plugin
 // waiting). Safe to call more than once.
-func (p *Plugin) Close() {
+func (p *Plugin) Close() { p.Shutdown(context.Background()) }
+
+// Shutdown is Close, except that if ctx ends while the plugin is still
+// reverting and tearing down, it stops waiting and leaves the plugin to
+// finish on its own (sdk.Serve bounds that cleanup and then exits). It
+// reports whether it left the plugin running.
+func (p *Plugin) Shutdown(ctx context.Context) (detached bool) {
 	p.closed.Do(func() {
 		proc := p.cmd.Process
 		if proc == nil {
@@ -147,6 +156,10 @@ func (p *Plugin) Close() {
 			_ = proc.Signal(syscall.SIGTERM)
 			deadline := time.Now().Add(closeTimeout)
 			for !p.exited() && time.Now().Before(deadline) {
+				if ctx.Err() != nil {
+					detached = true
+					return
+				}
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
@@ -154,6 +167,7 @@ func (p *Plugin) Close() {
 		_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
 		p.client.Kill()
 	})
+	return detached
 }
 
 // exited reports whether the plugin process has ended, even if go-plugin
