@@ -69,7 +69,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 func benchSubject(b *testing.B) *Subject {
 	s := New()
 	s.NodeBinary = pluginBinary
-	s.StatePath = b.TempDir() + "/state"
+	s.StateDir = b.TempDir()
 	d, _ := s.Describe(context.Background())
 	opts, _ := sdk.ResolveOptions(d.Options, nil)
 	if err := s.Configure(context.Background(), opts); err != nil {

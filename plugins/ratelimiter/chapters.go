@@ -53,11 +53,13 @@ func (s *Subject) stages() []stage {
 	// chapters then expect the absence of the anomaly.
 	overLimit := sdk.ExpectViolation(invOverLimit, quick)
 	drift := sdk.ExpectViolation(invCounterDrift, quick)
+	pauseExpect := []*sdk.Expectation{sdk.ExpectViolation(invRedisUnreachable, quick), sdk.ExpectMetricAbove("fail_open_admits", 0, quick)}
 	pauseStory := "Nodes fail [red]open[/]: every check whose Redis call times out is *admitted*. The hot tenant, normally held to its limit, now gets everything it asks for."
 	switch policy {
 	case "closed":
 		overLimit = sdk.ExpectNoViolation(invOverLimit, quick)
 		drift = sdk.ExpectNoViolation(invCounterDrift, quick)
+		pauseExpect = pauseExpect[:1]
 		pauseStory = "Nodes fail [green]closed[/]: checks whose Redis call times out are *denied*. Nothing is over-admitted, but every tenant is refused."
 	case "local":
 		pauseStory = "Nodes fall back to a [yellow]local[/] window each: together they admit up to nodes × limit."
@@ -86,7 +88,7 @@ func (s *Subject) stages() []stage {
 			HasAction:      true,
 			Chaos:          &sdk.ChaosConfig{Name: "pause Redis", Type: sdk.RedisPause, Target: "redis", Description: "SIGSTOP the Redis process (docker pause)"},
 			ChaosCountdown: countdown,
-			Expectations:   []*sdk.Expectation{sdk.ExpectViolation(invRedisUnreachable, quick), sdk.ExpectMetricAbove("fail_open_admits", 0, quick)},
+			Expectations:   pauseExpect,
 		}, action: s.showHotTenant},
 		{chapter: &sdk.Chapter{
 			Title:        "Detection: over the limit",

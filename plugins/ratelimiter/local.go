@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -220,84 +219,5 @@ func resumeLocalRedis(rest string) error {
 		}
 		return fmt.Errorf("resume redis: %w", err)
 	}
-	return nil
-}
-
-// stateFile records the processes this plugin started, so that a plugin
-// that crashed can have its leftovers resumed and killed by the next Setup.
-type stateFile struct {
-	path string
-	mu   sync.Mutex
-}
-
-// defaultStatePath is $XDG_STATE_HOME/demohost/ratelimiter-local.state
-// (XDG_STATE_HOME defaults to ~/.local/state).
-func defaultStatePath() string {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "demohost", "ratelimiter-local.state")
-}
-
-// add appends one line "name pid=N,start=N".
-func (s *stateFile) add(name string, id process.Identity) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	defer f.Close()
-	_, err = fmt.Fprintf(f, "%s %s\n", name, id)
-	return err
-}
-
-func (s *stateFile) clear() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_ = os.Remove(s.path)
-}
-
-// reconcile resumes and kills every recorded process that still runs (a
-// crashed earlier run), reports each, and clears the file.
-func (s *stateFile) reconcile(progress sdk.Progress) error {
-	s.mu.Lock()
-	b, err := os.ReadFile(s.path)
-	s.mu.Unlock()
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read state file: %w", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		name, rest, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		id, err := process.ParseIdentity(rest)
-		if err != nil || !id.Alive() {
-			continue
-		}
-		wasPaused := id.Stopped()
-		_ = id.Signal(syscall.SIGCONT)
-		if err := id.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, process.ErrGone) {
-			return fmt.Errorf("stop leftover %s (%s): %w", name, id, err)
-		}
-		msg := fmt.Sprintf("stopped leftover %s (pid %d) from an earlier run that did not finish", name, id.Pid)
-		if wasPaused {
-			msg += "; it was still paused"
-		}
-		progress(msg)
-	}
-	s.clear()
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/process"
 )
 
 // Version is reported by Describe.
@@ -21,9 +22,11 @@ type Subject struct {
 	// limiter node (and `embedded-redis`); New sets it to this process'
 	// own executable.
 	NodeBinary string
-	// StatePath is the local runtime's record of started processes
-	// (default under $XDG_STATE_HOME/demohost).
-	StatePath string
+	// StateDir holds the local runtime's records of started processes
+	// (default $XDG_STATE_HOME/demohost/ratelimiter).
+	StateDir string
+	// owner is the plugin process the records are filed under.
+	owner process.Identity
 
 	mu        sync.Mutex
 	opts      sdk.Options
@@ -49,7 +52,7 @@ type injection struct {
 // New returns the subject, with the plugin's own executable as node binary.
 func New() *Subject {
 	exe, _ := os.Executable()
-	return &Subject{NodeBinary: exe, StatePath: defaultStatePath(), bursts: map[string]context.CancelFunc{}}
+	return &Subject{NodeBinary: exe, StateDir: defaultStateDir(), owner: self(), bursts: map[string]context.CancelFunc{}}
 }
 
 // Describe is static: it works with no cluster.
@@ -149,6 +152,9 @@ func (s *Subject) settings(opts sdk.Options) nodeSettings {
 // Setup stops leftovers of a crashed run, starts Redis and the nodes, then
 // the background traffic and the monitor.
 func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
+	if err := s.Teardown(ctx, progress); err != nil { // a second Setup starts afresh
+		return err
+	}
 	opts := s.options()
 	cl, err := s.newCluster(ctx, opts, progress)
 	if err != nil {
@@ -181,7 +187,7 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 	case "docker":
 		return newDockerCluster(ctx, s, opts, progress)
 	default:
-		state := &stateFile{path: s.StatePath}
+		state := &stateFile{dir: s.StateDir, owner: s.owner}
 		if err := state.reconcile(progress); err != nil {
 			return nil, err
 		}

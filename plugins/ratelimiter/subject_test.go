@@ -45,7 +45,7 @@ func setUp(t *testing.T, opts map[string]string) (*Subject, *progressLog) {
 	}
 	s := New()
 	s.NodeBinary = pluginBinary
-	s.StatePath = filepath.Join(t.TempDir(), "state")
+	s.StateDir = t.TempDir()
 	configure(t, s, opts)
 	log := &progressLog{}
 	if err := s.Setup(context.Background(), log.add); err != nil {
@@ -269,6 +269,13 @@ func TestNodeKillIsDetectedAndRevertStartsItAgain(t *testing.T) {
 
 func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
 	crashed, _ := setUp(t, nil)
+	// File the crashed run's record under a plugin process that is gone
+	// (this test process is, of course, still alive).
+	old := (&stateFile{dir: crashed.StateDir, owner: crashed.owner}).path()
+	crashed.owner.Start++
+	if err := os.Rename(old, (&stateFile{dir: crashed.StateDir, owner: crashed.owner}).path()); err != nil {
+		t.Fatal(err)
+	}
 	inj, err := crashed.InjectChaos(context.Background(), &sdk.ChaosConfig{Type: sdk.RedisPause})
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +289,7 @@ func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
 	// A fresh plugin process (same state file) sets up while the first one's
 	// paused Redis and its nodes are still there.
 	fresh := New()
-	fresh.NodeBinary, fresh.StatePath = pluginBinary, crashed.StatePath
+	fresh.NodeBinary, fresh.StateDir = pluginBinary, crashed.StateDir
 	configure(t, fresh, nil)
 	var log progressLog
 	if err := fresh.Setup(context.Background(), log.add); err != nil {
@@ -299,6 +306,26 @@ func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
 	// The stale handle reverts without error and touches nothing new.
 	if err := fresh.RevertChaos(context.Background(), inj.Handle, nil); err != nil {
 		t.Fatalf("reverting the crashed run's handle: %v", err)
+	}
+}
+
+func TestSetupLeavesAConcurrentRunAlone(t *testing.T) {
+	running, _ := setUp(t, nil)
+	other := New()
+	other.NodeBinary, other.StateDir = pluginBinary, running.StateDir
+	// Another plugin process files its record under its own identity.
+	other.owner.Start += 7
+	configure(t, other, nil)
+	var log progressLog
+	if err := other.Setup(context.Background(), log.add); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Teardown(context.Background(), func(string) {})
+	if strings.Contains(log.String(), "leftover") {
+		t.Fatalf("a second demo stopped the first one's processes:\n%s", log.String())
+	}
+	if !running.cl.(*localCluster).redis.Identity().Alive() {
+		t.Fatal("the first demo's Redis is gone")
 	}
 }
 
