@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -99,7 +100,7 @@ func (p *Process) Start() error {
 		logFile = f
 		cmd.Stdout, cmd.Stderr = f, f
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOnLockedThread(cmd); err != nil {
 		if logFile != nil {
 			logFile.Close()
 		}
@@ -232,4 +233,34 @@ func sigName(sig syscall.Signal) string {
 		return "resume"
 	}
 	return sig.String()
+}
+
+// The kernel sends Pdeathsig when the *thread* that forked a child ends, not
+// the process (go.dev/issue/27505), and Go may end a thread. Every child is
+// therefore forked from one goroutine locked to its thread for the life of
+// the process: the signal then comes only when the plugin itself dies. It is
+// the package's only shared state, because the property is process-wide.
+var (
+	spawnOnce sync.Once
+	spawns    chan spawnRequest
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startOnLockedThread(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawns = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawns {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawns <- spawnRequest{cmd: cmd, done: done}
+	return <-done
 }

@@ -202,3 +202,4 @@ func TestWaitReady(t *testing.T) {
 		t.Fatal("WaitReady did not notice the exit")
 	}
 }
+
