@@ -202,4 +202,3 @@ func TestWaitReady(t *testing.T) {
 		t.Fatal("WaitReady did not notice the exit")
 	}
 }
-
