@@ -16,27 +16,34 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// dockerScope labels everything the docker runtime creates; it acts on
-// nothing else.
+// dockerScope labels everything of this subject; pausing and unpausing
+// act on nothing else.
 var dockerScope = docker.Scope{"demohost.plugin": "ratelimiter"}
 
-// Names of what the docker runtime creates.
+// ownerLabel names the plugin process (pid-start) that created a container,
+// so Setup removes only what crashed runs left and demos running at the
+// same time keep their own containers.
+const ownerLabel = "demohost.owner"
+
 const (
-	dockerNetwork   = "demohost-ratelimiter"
-	dockerRedisName = "demohost-ratelimiter-redis"
-	dockerNodeImage = "demohost-ratelimiter-node:local"
-	// dockerLocalRedisImage is built from the installed redis-server when
-	// the redis_image option names an image the engine does not have.
-	dockerLocalRedisImage = "demohost-ratelimiter-redis:local"
-	nodePort              = 8080
-	redisPort             = 6379
+	nodePort  = 8080
+	redisPort = 6379
 )
+
+// runScope is the scope of the containers, network and images of the run
+// owned by plugin process owner.
+func runScope(owner process.Identity) docker.Scope {
+	return docker.Scope{"demohost.plugin": "ratelimiter", ownerLabel: ownerName(owner)}
+}
+
+func ownerName(owner process.Identity) string { return fmt.Sprintf("%d-%d", owner.Pid, owner.Start) }
 
 // dockerCluster runs Redis and the nodes as containers on a private network,
 // published on loopback for the plugin.
 type dockerCluster struct {
-	target     *docker.Target
+	target     *docker.Target // this run's scope
 	cli        *dockerclient.Client
+	prefix     string // names of this run's containers, network and images
 	nodeBinary string
 	redisImage string
 	settings   nodeSettings
@@ -49,7 +56,7 @@ type dockerCluster struct {
 }
 
 func newDockerCluster(ctx context.Context, s *Subject, opts sdk.Options, progress sdk.Progress) (cluster, error) {
-	target, err := docker.New(dockerScope)
+	target, err := docker.New(runScope(s.owner))
 	if err != nil {
 		return nil, err
 	}
@@ -62,36 +69,75 @@ func newDockerCluster(ctx context.Context, s *Subject, opts sdk.Options, progres
 		target.Close()
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	// Reconcile: a crashed run may have left containers of ours behind.
-	if left, err := target.List(ctx); err == nil && len(left) > 0 {
-		if err := target.RemoveAll(ctx); err != nil {
-			return nil, fmt.Errorf("remove leftovers of an earlier run: %w", err)
-		}
-		progress(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", len(left)))
+	if err := removeDockerLeftovers(ctx, progress); err != nil {
+		target.Close()
+		cli.Close()
+		return nil, err
 	}
 	return &dockerCluster{
-		target: target, cli: cli, nodeBinary: s.NodeBinary, redisImage: opts.String("redis_image"),
+		target: target, cli: cli, prefix: "demohost-ratelimiter-" + ownerName(s.owner),
+		nodeBinary: s.NodeBinary, redisImage: opts.String("redis_image"),
 		settings: s.settings(opts), nodeCount: opts.Int("nodes"),
 	}, nil
 }
 
+// removeDockerLeftovers removes what runs whose plugin process is gone left
+// behind (a crash).
+func removeDockerLeftovers(ctx context.Context, progress sdk.Progress) error {
+	all, err := docker.New(dockerScope)
+	if err != nil {
+		return err
+	}
+	defer all.Close()
+	containers, err := all.List(ctx)
+	if err != nil {
+		return err
+	}
+	owners := map[string]int{}
+	for _, c := range containers {
+		owners[c.Labels[ownerLabel]]++
+	}
+	for owner, n := range owners {
+		var id process.Identity
+		if _, err := fmt.Sscanf(owner, "%d-%d", &id.Pid, &id.Start); err == nil && id.Alive() {
+			continue // a demo running right now
+		}
+		left, err := docker.New(docker.Scope{"demohost.plugin": "ratelimiter", ownerLabel: owner})
+		if err != nil {
+			return err
+		}
+		err = left.RemoveAll(ctx)
+		left.Close()
+		if err != nil {
+			return fmt.Errorf("remove leftovers of an earlier run: %w", err)
+		}
+		progress(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", n))
+	}
+	return nil
+}
+
+func (c *dockerCluster) redisName() string       { return c.prefix + "-redis" }
+func (c *dockerCluster) networkName() string     { return c.prefix }
+func (c *dockerCluster) nodeImage() string       { return c.prefix + "-node:local" }
+func (c *dockerCluster) builtRedisImage() string { return c.prefix + "-redis:local" }
+
 func (c *dockerCluster) Kind() string { return "docker containers" }
 
 func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error {
-	if _, err := c.target.CreateNetwork(ctx, dockerNetwork); err != nil {
+	if _, err := c.target.CreateNetwork(ctx, c.networkName()); err != nil {
 		return err
 	}
 	redisImage, redisCmd, err := c.ensureRedisImage(ctx, progress)
 	if err != nil {
 		return err
 	}
-	if err := buildRootfsImage(ctx, c.cli, dockerNodeImage, c.nodeBinary); err != nil {
+	if err := buildRootfsImage(ctx, c.cli, c.target.Scope(), c.nodeImage(), c.nodeBinary); err != nil {
 		return fmt.Errorf("node image: %w", err)
 	}
-	progress("built node image " + dockerNodeImage + " FROM scratch with the plugin binary")
+	progress("built node image " + c.nodeImage() + " FROM scratch with the plugin binary")
 
 	rc, err := c.target.Run(ctx, docker.ContainerSpec{
-		Name: dockerRedisName, Image: redisImage, Cmd: redisCmd, Network: dockerNetwork, Publish: []int{redisPort},
+		Name: c.redisName(), Image: redisImage, Cmd: redisCmd, Network: c.networkName(), Publish: []int{redisPort},
 	})
 	if err != nil {
 		return err
@@ -104,13 +150,13 @@ func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error 
 	if err := process.WaitReady(ctx, nil, 20*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
 		return fmt.Errorf("redis container on %s: %w", c.redisAddr, err)
 	}
-	progress(fmt.Sprintf("redis container %s answering on %s", dockerRedisName, c.redisAddr))
+	progress(fmt.Sprintf("redis container %s answering on %s", c.redisName(), c.redisAddr))
 
 	for i := 1; i <= c.nodeCount; i++ {
 		id := fmt.Sprintf("node-%d", i)
 		nc, err := c.target.Run(ctx, docker.ContainerSpec{
-			Name: c.containerName(id), Image: dockerNodeImage, Network: dockerNetwork, Publish: []int{nodePort},
-			Cmd: c.settings.args(id, fmt.Sprintf("0.0.0.0:%d", nodePort), fmt.Sprintf("%s:%d", dockerRedisName, redisPort)),
+			Name: c.containerName(id), Image: c.nodeImage(), Network: c.networkName(), Publish: []int{nodePort},
+			Cmd: c.settings.args(id, fmt.Sprintf("0.0.0.0:%d", nodePort), fmt.Sprintf("%s:%d", c.redisName(), redisPort)),
 		})
 		if err != nil {
 			return err
@@ -140,15 +186,15 @@ func (c *dockerCluster) ensureRedisImage(ctx context.Context, progress sdk.Progr
 		return "", nil, fmt.Errorf("redis image %s is not on this engine and redis-server is not installed to build one: "+
 			"run `docker pull %s`, set redis_image to a local image, or install redis-server", c.redisImage, c.redisImage)
 	}
-	if err := buildRootfsImage(ctx, c.cli, dockerLocalRedisImage, bin); err != nil {
+	if err := buildRootfsImage(ctx, c.cli, c.target.Scope(), c.builtRedisImage(), bin); err != nil {
 		return "", nil, fmt.Errorf("redis image: %w", err)
 	}
 	progress(fmt.Sprintf("%s is not on this engine: built %s FROM scratch from %s and its libraries (docker pull %s to use it instead)",
-		c.redisImage, dockerLocalRedisImage, bin, c.redisImage))
-	return dockerLocalRedisImage, args, nil
+		c.redisImage, c.builtRedisImage(), bin, c.redisImage))
+	return c.builtRedisImage(), args, nil
 }
 
-func (c *dockerCluster) containerName(id string) string { return "demohost-ratelimiter-" + id }
+func (c *dockerCluster) containerName(id string) string { return c.prefix + "-" + id }
 
 func (c *dockerCluster) Stop(ctx context.Context, progress sdk.Progress) error {
 	if err := c.target.RemoveAll(ctx); err != nil {
@@ -173,7 +219,7 @@ func (c *dockerCluster) Nodes() []nodeRef {
 }
 
 func (c *dockerCluster) RedisState(ctx context.Context) sdk.NodeState {
-	rc, err := c.target.Inspect(ctx, dockerRedisName)
+	rc, err := c.target.Inspect(ctx, c.redisName())
 	switch {
 	case err != nil:
 		return sdk.Unknown
@@ -226,7 +272,7 @@ func (c *dockerCluster) StartNode(ctx context.Context, id string) error {
 }
 
 // unpauseDockerRedis reverts "redis-pause:docker:<id>": it unpauses that
-// container only if it carries this plugin's labels.
+// container only if it carries this subject's label.
 func unpauseDockerRedis(ctx context.Context, id string) error {
 	target, err := docker.New(dockerScope)
 	if err != nil {

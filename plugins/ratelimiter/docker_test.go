@@ -34,7 +34,7 @@ func TestDockerRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := target.Inspect(context.Background(), dockerRedisName)
+	rc, err := target.Inspect(context.Background(), s.cl.(*dockerCluster).redisName())
 	if err != nil || !rc.Paused {
 		t.Fatalf("redis container not paused after REDIS_PAUSE: %+v, %v", rc, err)
 	}
@@ -59,7 +59,12 @@ func TestDockerRuntime(t *testing.T) {
 	if err := s.Teardown(context.Background(), func(string) {}); err != nil {
 		t.Fatal(err)
 	}
-	left, err := target.List(context.Background())
+	mine, err := docker.New(runScope(s.owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mine.Close()
+	left, err := mine.List(context.Background())
 	if err != nil || len(left) > 0 {
 		t.Fatalf("containers left after teardown: %v (%v)", left, err)
 	}

@@ -23,8 +23,8 @@ import (
 // its own path plus every shared library it loads (as `ldd` lists them), so
 // an installed binary such as redis-server runs without a base image and a
 // static binary goes in alone. Nothing is pulled. The image carries
-// docker.ImageScopeLabel, so the scope's RemoveAll removes it.
-func buildRootfsImage(ctx context.Context, cli *dockerclient.Client, tag, binary string) error {
+// docker.ImageScopeLabel for scope, so the scope's RemoveAll removes it.
+func buildRootfsImage(ctx context.Context, cli *dockerclient.Client, scope docker.Scope, tag, binary string) error {
 	files, err := withLibraries(binary)
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func buildRootfsImage(ctx context.Context, cli *dockerclient.Client, tag, binary
 	}
 	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{
 		Tags:        []string{tag},
-		Labels:      map[string]string{docker.ImageScopeLabel: dockerScope.String()},
+		Labels:      map[string]string{docker.ImageScopeLabel: scope.String()},
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
