@@ -107,7 +107,7 @@ func TestHostPanicRevertsChaos(t *testing.T) {
 	}
 }
 
-func readReport(t *testing.T, path string) *journal.Journal {
+func readReport(t testing.TB, path string) *journal.Journal {
 	t.Helper()
 	j, err := journal.Read(path)
 	if err != nil {
@@ -155,7 +155,7 @@ func assertPluginGone(t *testing.T, logFile string) {
 // startMidChaos starts a headless run of plugin (the example subject or one
 // built on it) and returns once a fault is injected. node_down is raised
 // only after a minute, so the fault stays active for the chapter's 10 s.
-func startMidChaos(t *testing.T, plugin string) (h *host, report, logFile string) {
+func startMidChaos(t testing.TB, plugin string) (h *host, report, logFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	report, logFile = filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
@@ -174,7 +174,7 @@ type host struct {
 	done   chan struct{}
 }
 
-func startDemohost(t *testing.T, env []string, args ...string) *host {
+func startDemohost(t testing.TB, env []string, args ...string) *host {
 	t.Helper()
 	h := &host{cmd: exec.Command(demohostBin, args...), done: make(chan struct{})}
 	h.cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
@@ -205,13 +205,13 @@ func (h *host) output() string {
 	return h.out.String()
 }
 
-func (h *host) waitOutput(t *testing.T, want string) {
+func (h *host) waitOutput(t testing.TB, want string) {
 	t.Helper()
 	waitFor(t, 30*time.Second, "output "+strconv.Quote(want), func() bool { return strings.Contains(h.output(), want) })
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (h *host) wait(t *testing.T) int {
+func (h *host) wait(t testing.TB) int {
 	t.Helper()
 	<-h.done
 	err := h.cmd.Wait()
