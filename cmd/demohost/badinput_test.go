@@ -68,6 +68,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed --plugin-sha256", nil, []string{"--plugin", examplePlg, "--headless", "--plugin-sha256", "xyz"}, []string{"is not a SHA-256 in hex", "sha256sum"}},
 		{"unknown flag", nil, []string{"--plugin", examplePlg, "--colour"}, []string{"flag provided but not defined: -colour", "demohost --help"}},
 		{"stray argument", nil, []string{"--plugin", examplePlg, "extra"}, []string{`unexpected argument "extra"`}},
+		{"plugin without --plugin", nil, []string{"describe", "./plugins/example"}, []string{`unexpected argument "./plugins/example": name the plugin with --plugin ./plugins/example`}},
 		{"report directory missing", nil, []string{"--plugin", examplePlg, "--headless", "--report", missingReportDir}, []string{"does not exist; create it"}},
 		{"bad start timeout", []string{"DEMOHOST_START_TIMEOUT=soon"}, []string{"describe", "--plugin", examplePlg}, []string{`DEMOHOST_START_TIMEOUT="soon": want a positive duration`}},
 	}

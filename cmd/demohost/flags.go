@@ -135,6 +135,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%v; see demohost --help", err)
 	}
 	if fs.NArg() > 0 {
+		if f := fs.Lookup("plugin"); f != nil && f.Value.String() == "" {
+			return fmt.Errorf("unexpected argument %q: name the plugin with --plugin %s", fs.Arg(0), fs.Arg(0))
+		}
 		return fmt.Errorf("unexpected argument %q: flags come as --name value; see demohost --help", fs.Arg(0))
 	}
 	return nil
