@@ -98,7 +98,9 @@ func Launch(cfg Config) (*Plugin, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Managed:          true,
+		// Not Managed: every exit path ends the plugin through Close or
+		// Shutdown, and plugin.CleanupClients would kill a plugin that
+		// Shutdown left to finish reverting on its own.
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           cfg.Logger,
 		Stderr:           io.Discard, // stderr already reaches Logger line by line
