@@ -91,6 +91,9 @@ func Launch(cfg Config) (*Plugin, error) {
 
 	cmd := exec.Command(cfg.Path)
 	cmd.SysProcAttr = processAttr()
+	// Not Managed: every exit path ends the plugin through Close or Shutdown,
+	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
+	// reverting on its own.
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
@@ -98,9 +101,6 @@ func Launch(cfg Config) (*Plugin, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		// Not Managed: every exit path ends the plugin through Close or
-		// Shutdown, and plugin.CleanupClients would kill a plugin that
-		// Shutdown left to finish reverting on its own.
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           cfg.Logger,
 		Stderr:           io.Discard, // stderr already reaches Logger line by line
