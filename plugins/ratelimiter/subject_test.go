@@ -367,3 +367,34 @@ func TestEmbeddedRedisFallback(t *testing.T) {
 	waitHealth(t, s, 5*time.Second, "redis_unreachable", violation(invRedisUnreachable))
 	waitHealth(t, s, 5*time.Second, "over_limit", violation(invOverLimit))
 }
+
+// With Redis healthy, a burst of 3 × the limit over the three node
+// processes admits exactly the limit, and the audit sees no over-admission.
+func TestBurstWithHealthyRedisAdmitsTheLimit(t *testing.T) {
+	s, _ := setUp(t, nil)
+	inj, err := s.InjectChaos(context.Background(), &sdk.ChaosConfig{Type: sdk.BurstTraffic, Target: "tenant:burst", BurstMultiplier: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.RevertChaos(context.Background(), inj.Handle, nil)
+	waitHealth(t, s, 10*time.Second, "the burst to end", func(*sdk.HealthSnapshot) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.lastBurst != nil
+	})
+	b := s.lastBurst
+	if b.Sent != 60 || b.Allowed != 20 || b.Sources["redis"] != 60 {
+		t.Fatalf("burst of 60 over 3 nodes, limit 20: %+v", *b)
+	}
+	h := waitHealth(t, s, 5*time.Second, "the audit to count the burst", func(h *sdk.HealthSnapshot) bool {
+		for _, c := range h.Counters {
+			if c.Key == "tenant:burst" && c.Count == 20 {
+				return true
+			}
+		}
+		return false
+	})
+	if violation(invOverLimit)(h) || violation(invCounterDrift)(h) {
+		t.Fatalf("violations after a burst with Redis healthy: %s", describeHealth(h))
+	}
+}
