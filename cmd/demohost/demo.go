@@ -39,6 +39,14 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	// Signals stay handled until the very end (this defer runs last), so a
+	// Ctrl-C while shutdown waits for the plugin stops the wait.
+	var sig *signals
+	defer func() {
+		if sig != nil {
+			sig.stop()
+		}
+	}()
 	stopWaiting, dontWait := context.WithCancel(context.Background())
 	defer dontWait()
 	defer s.shutdown(stopWaiting, stderr)
@@ -58,8 +66,7 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sig := handleSignals(sigActions{log: s.log, quit: r.Quit, cancelRun: cancel, stopWaiting: dontWait, headless: o.headless, stderr: stderr})
-	defer sig.stop()
+	sig = handleSignals(sigActions{log: s.log, quit: r.Quit, cancelRun: cancel, stopWaiting: dontWait, headless: o.headless, stderr: stderr})
 
 	var j *journal.Journal
 	if o.headless {
