@@ -265,6 +265,9 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 	if want := "stopped waiting; the plugin (pid " + strconv.Itoa(pid) + ") finishes reverting and tearing down on its own"; !strings.Contains(h.stderr.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, h.stderr.String())
 	}
+	if strings.Contains(h.stderr.String()+h.output(), "slow teardown started") {
+		t.Error("what the plugin wrote to stderr reached the terminal; it belongs in the log file")
+	}
 	assertAllReverted(t, readReport(t, report), 1)
 	waitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return syscall.Kill(pid, 0) != nil })
 }
