@@ -102,9 +102,16 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 			code = exitUsage
 		}
 	}
+	left := ""
+	if n := unreverted(j); n > 0 {
+		left = fmt.Sprintf("; %d faults were not reverted: run `demohost recover`", n)
+		if n == 1 {
+			left = "; 1 fault was not reverted: run `demohost recover`"
+		}
+	}
 	if sig := interrupted; sig != "" {
-		if n := unreverted(j); n > 0 {
-			fmt.Fprintf(stderr, "demohost: interrupted by %v; %d faults could not be reverted: see %s\n", sig, n, s.logPath)
+		if left != "" {
+			fmt.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)\n", sig, left, s.logPath)
 			return exitUsage
 		}
 		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
@@ -113,10 +120,10 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 	if runErr != nil {
 		s.log.Error("run failed", "error", runErr)
 		if s.plugin.Exited() {
-			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v): its stderr is in %s\n", s.path, runErr, s.logPath)
+			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s\n", s.path, runErr, left, s.logPath)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "demohost: %v (log: %s)\n", runErr, s.logPath)
+		fmt.Fprintf(stderr, "demohost: %v%s (log: %s)\n", runErr, left, s.logPath)
 		return exitUsage
 	}
 	return code
