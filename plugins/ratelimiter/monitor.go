@@ -109,18 +109,17 @@ type monitor struct {
 	defWin   time.Duration
 	span     time.Duration
 
-	mu          sync.Mutex
-	redisOK     bool
-	redisRTT    time.Duration
-	redisErr    string
-	redisSince  time.Time // first failed probe of the current outage
-	nodeStatus  map[string]*nodeStatus
-	keys        map[string]keyAudit
-	failOpen    int64
-	active      map[string]time.Time // violation key -> since
-	held        map[string]heldViolation
-	lastAuditAt time.Time
-	peaks       peaks
+	mu         sync.Mutex
+	redisOK    bool
+	redisRTT   time.Duration
+	redisErr   string
+	redisSince time.Time // first failed probe of the current outage
+	nodeStatus map[string]*nodeStatus
+	keys       map[string]keyAudit
+	failOpen   int64
+	active     map[string]time.Time // violation key -> since
+	held       map[string]heldViolation
+	peaks      peaks
 }
 
 // heldViolation is the last sighting of an audit violation.
@@ -297,17 +296,16 @@ func (m *monitor) audit(ctx context.Context) {
 	}
 	out := make(map[string]keyAudit, len(keys))
 	for i, k := range keys {
-		a := m.keys[k] // last known limits survive a Redis outage
-		if a.WindowUS == 0 {
-			a = keyAudit{Limit: m.defLimit, WindowUS: m.defWin.Microseconds()}
+		prev, ok := m.keys[k] // last known limits survive a Redis outage
+		if !ok {
+			prev = keyAudit{Limit: m.defLimit, WindowUS: m.defWin.Microseconds()}
 		}
-		var redisCount int64
+		var fromRedis *redisView
 		if redisKnown {
 			v := vals[1+4*i : 5+4*i]
-			redisCount = v[0]
-			a.Limit, a.WindowUS, a.UpdatedUS = m.defLimit, m.defWin.Microseconds(), 0
+			fromRedis = &redisView{Count: v[0], Limit: m.defLimit, WindowUS: m.defWin.Microseconds()}
 			if v[1] >= 0 && v[2] > 0 {
-				a.Limit, a.WindowUS, a.UpdatedUS = int(v[1]), v[2]*1000, v[3]
+				fromRedis.Limit, fromRedis.WindowUS, fromRedis.UpdatedUS = int(v[1]), v[2]*1000, v[3]
 			}
 		}
 		var times []int64
@@ -316,21 +314,7 @@ func (m *monitor) audit(ctx context.Context) {
 				times = append(times, r.Keys[k].TimesUS...)
 			}
 		}
-		slices.Sort(times)
-		inSpan := countAfter(times, nowUS-m.span.Microseconds())
-		a.InWindow = countAfter(times, nowUS-a.WindowUS)
-		sinceChange := times[len(times)-countAfter(times, a.UpdatedUS):]
-		sinceChange = sinceChange[len(sinceChange)-countAfter(sinceChange, nowUS-m.span.Microseconds()):]
-		a.MaxWindow = maxInWindow(sinceChange, a.WindowUS)
-		a.Ghost = 0
-		if a.Limit == 0 && a.UpdatedUS > 0 {
-			a.Ghost = len(sinceChange)
-		}
-		a.DriftKnown = redisKnown
-		a.Drift = 0
-		if redisKnown {
-			a.Drift = inSpan - int(redisCount)
-		}
+		a := auditKey(prev, times, fromRedis, nowUS, m.span.Microseconds())
 		out[k] = a
 		if a.Limit > 0 && a.MaxWindow-a.Limit > m.peaks.OverAdmitted-m.peaks.OverLimit {
 			m.peaks.OverKey, m.peaks.OverAdmitted, m.peaks.OverLimit = k, a.MaxWindow, a.Limit
@@ -341,11 +325,43 @@ func (m *monitor) audit(ctx context.Context) {
 	m.keys = out
 	m.failOpen = max(m.failOpen, failOpen)
 	m.peaks.FailOpen = max(m.peaks.FailOpen, failOpen)
-	m.lastAuditAt = time.Now()
 }
 
 func isAudit(invariant string) bool {
 	return invariant == invOverLimit || invariant == invCounterDrift || invariant == invGhostAllowing
+}
+
+// redisView is what Redis holds for one key at the audit instant.
+type redisView struct {
+	Count     int64 // admissions recorded over the audit span
+	Limit     int   // the key's limit (the default when none is stored)
+	WindowUS  int64
+	UpdatedUS int64 // when the limit was last set (0: never)
+}
+
+// auditKey judges one key: times are the admissions the nodes report (µs of
+// Redis time, any order), redis what Redis holds (nil when it did not
+// answer: prev's limits are kept and drift is unknown), nowUS the audit
+// instant and spanUS how far back to look.
+func auditKey(prev keyAudit, times []int64, redis *redisView, nowUS, spanUS int64) keyAudit {
+	a := keyAudit{Limit: prev.Limit, WindowUS: prev.WindowUS, UpdatedUS: prev.UpdatedUS}
+	if redis != nil {
+		a.Limit, a.WindowUS, a.UpdatedUS = redis.Limit, redis.WindowUS, redis.UpdatedUS
+	}
+	times = slices.Sorted(slices.Values(times))
+	a.InWindow = countAfter(times, nowUS-a.WindowUS)
+	// Admissions since the limit last changed, within the span: judged
+	// against the limit in force now.
+	recent := times[len(times)-countAfter(times, max(a.UpdatedUS, nowUS-spanUS)):]
+	a.MaxWindow = maxInWindow(recent, a.WindowUS)
+	if a.Limit == 0 && a.UpdatedUS > 0 {
+		a.Ghost = len(recent)
+	}
+	if redis != nil {
+		a.DriftKnown = true
+		a.Drift = countAfter(times, nowUS-spanUS) - int(redis.Count)
+	}
+	return a
 }
 
 // driftThreshold is how far the nodes' count may exceed Redis' before
