@@ -3,6 +3,8 @@ package ratelimiter
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/plugins/ratelimiter/limiter"
 	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/process"
 )
@@ -396,5 +399,28 @@ func TestBurstWithHealthyRedisAdmitsTheLimit(t *testing.T) {
 	})
 	if violation(invOverLimit)(h) || violation(invCounterDrift)(h) {
 		t.Fatalf("violations after a burst with Redis healthy: %s", describeHealth(h))
+	}
+}
+
+// The node API a user reaches by hand: the nodes list each other through
+// their Redis heartbeats, and /metrics counts decisions by source.
+func TestNodeAPIListsNodesAndServesMetrics(t *testing.T) {
+	s, _ := setUp(t, nil)
+	node := s.cl.Nodes()[0]
+	waitHealth(t, s, 5*time.Second, "GET /api/nodes to list all three nodes", func(*sdk.HealthSnapshot) bool {
+		var nodes []limiter.NodeInfo
+		if err := s.http.getJSON(context.Background(), "http://"+node.Addr+"/api/nodes", &nodes); err != nil {
+			return false
+		}
+		return len(nodes) == 3
+	})
+	resp, err := http.Get("http://" + node.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `ratelimiter_decisions_total{result="allowed",source="redis"}`) {
+		t.Fatalf("/metrics lacks the decision counter:\n%.2000s", body)
 	}
 }
