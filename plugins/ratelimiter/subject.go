@@ -70,7 +70,7 @@ func (s *Subject) Describe(context.Context) (*sdk.Description, error) {
 			{Name: "fail_policy", Type: sdk.Enum, Default: "open", Choices: []string{"open", "closed", "local"},
 				Help: "what nodes do when Redis does not answer: admit, deny, or limit per node"},
 			{Name: "cache_ttl", Type: sdk.Duration, Default: "8s", Help: "how long nodes cache a key's limit"},
-			{Name: "traffic", Type: sdk.Int, Default: "30", Help: "steady background requests per second (0-500)"},
+			{Name: "traffic", Type: sdk.Int, Default: "30", Help: "steady background requests per second (0-500; the pause chapters need traffic to over-admit)"},
 			{Name: "runtime", Type: sdk.Enum, Default: "local", Choices: []string{"local", "docker"},
 				Help: "local: child processes on loopback; docker: containers on a private network"},
 			{Name: "redis_binary", Type: sdk.String, Default: "redis-server",
