@@ -19,9 +19,11 @@ build:
 		fi; \
 	done
 
-## demo: the rate-limiter demo in the terminal UI (local runtime, no Docker needed)
+## demo: the rate-limiter demo in the terminal UI (local runtime, no Docker needed).
+## Quitting early or a failed chapter (exit 1) is a normal end of a demo; a plugin or usage
+## error (exit 2) fails make.
 demo: build
-	$(BIN)/demohost --plugin ./plugins/$(DEMO_PLUGIN)
+	@$(BIN)/demohost --plugin ./plugins/$(DEMO_PLUGIN); s=$$?; [ $$s -le 1 ] || exit $$s
 
 DEMO_PLUGIN ?= ratelimiter
 
