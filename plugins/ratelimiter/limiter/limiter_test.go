@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -243,5 +244,29 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A Redis that lost its script cache (restarted, SCRIPT FLUSH) gets the
+// script again; the checks that met NOSCRIPT did not run, so they run once.
+func TestScriptReloadedAfterScriptFlush(t *testing.T) {
+	_, addr := testredis.Start(t)
+	servers := cluster(t, addr, 1, Config{DefaultLimit: 10, DefaultWindow: 10 * time.Second})
+	if r := check(t, servers[0].URL, "k"); !r.Allowed || r.Source != SourceRedis {
+		t.Fatalf("first check: %+v", r)
+	}
+	rdb := NewRedisClient(addr, time.Second)
+	defer rdb.Close()
+	if err := rdb.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs := burst(t, servers, "k", 5)
+	for _, r := range rs {
+		if !r.Allowed || r.Source != SourceRedis {
+			t.Fatalf("check after SCRIPT FLUSH: %+v", r)
+		}
+	}
+	if n, err := rdb.ZCard(context.Background(), LogKey("k")).Result(); err != nil || n != 6 {
+		t.Fatalf("Redis recorded %d admissions (%v), want 6: each check ran exactly once", n, err)
 	}
 }

@@ -95,6 +95,8 @@ func NewRedisClient(addr string, timeout time.Duration) *redis.Client {
 type Node struct {
 	cfg     Config
 	rdb     *redis.Client
+	batch   *batcher
+	stop    context.CancelFunc
 	limits  *limitCache
 	log     *admissionLog
 	local   *localWindows
@@ -115,9 +117,12 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	rdb := NewRedisClient(cfg.RedisAddr, cfg.RedisTimeout)
+	ctx, stop := context.WithCancel(context.Background())
 	n := &Node{
 		cfg:     cfg,
 		rdb:     rdb,
+		batch:   newBatcher(ctx, rdb, cfg.RedisTimeout),
+		stop:    stop,
 		log:     newAdmissionLog(cfg.Retain),
 		local:   newLocalWindows(),
 		metrics: newMetrics(),
@@ -126,8 +131,11 @@ func NewNode(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Close releases the Redis connections.
-func (n *Node) Close() error { return n.rdb.Close() }
+// Close stops the batch senders and releases the Redis connections.
+func (n *Node) Close() error {
+	n.stop()
+	return n.rdb.Close()
+}
 
 // Serve answers HTTP on cfg.Listen and heartbeats to Redis until ctx ends.
 func (n *Node) Serve(ctx context.Context) error {
@@ -187,7 +195,7 @@ func (n *Node) check(ctx context.Context, key string) CheckResponse {
 	}
 	member := n.cfg.ID + ":" + strconv.FormatInt(n.seq.Add(1), 10)
 	rctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
-	d, err := runCheck(rctx, n.rdb, key, lim.Limit, windowUS, n.cfg.Retain.Microseconds(), member)
+	d, err := n.batch.check(rctx, &checkRequest{key: key, limit: lim.Limit, windowUS: windowUS, retainUS: n.cfg.Retain.Microseconds(), member: member})
 	cancel()
 	if err == nil {
 		n.setRedisErr(nil)

@@ -5,9 +5,6 @@
 package limiter
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/redis/go-redis/v9"
 )
 
@@ -87,17 +84,4 @@ type Decision struct {
 	Remaining    int64
 	RetryAfterUS int64
 	NowUS        int64 // Redis time of the decision
-}
-
-// runCheck runs the script once. It is never retried: EVALSHA is not
-// idempotent, and a timed-out call may still run when Redis wakes up.
-func runCheck(ctx context.Context, rdb redis.Scripter, key string, limit int, windowUS, retainUS int64, member string) (Decision, error) {
-	v, err := checkScript.Run(ctx, rdb, []string{LogKey(key)}, limit, windowUS, retainUS, member).Int64Slice()
-	if err != nil {
-		return Decision{}, fmt.Errorf("check %q in redis: %w", key, err)
-	}
-	if len(v) != 5 {
-		return Decision{}, fmt.Errorf("check %q in redis: script returned %d values, want 5", key, len(v))
-	}
-	return Decision{Allowed: v[0] == 1, Count: v[1], Remaining: v[2], RetryAfterUS: v[3], NowUS: v[4]}, nil
 }
