@@ -18,9 +18,9 @@ type cell struct {
 	style tcell.Style
 }
 
-// canvas draws clipped text on a screen.
+// canvas draws clipped text on a frame.
 type canvas struct {
-	s  tcell.Screen
+	s  *frame
 	th theme
 }
 
@@ -55,7 +55,7 @@ func (c canvas) text(x, y, maxW int, str string, st tcell.Style) int {
 		if used+w > maxW {
 			break
 		}
-		c.s.Put(x+used, y, g, st)
+		c.s.Put(x+used, y, g, w, st)
 		used += w
 	}
 	return used
@@ -70,7 +70,7 @@ func (c canvas) textEllipsis(x, y, maxW int, str string, st tcell.Style) int {
 		return c.text(x, y, maxW, str, st)
 	}
 	n := c.text(x, y, maxW-1, str, st)
-	c.s.Put(x+n, y, "…", st)
+	c.s.Put(x+n, y, "…", 1, st)
 	return n + 1
 }
 
@@ -78,7 +78,7 @@ func (c canvas) textEllipsis(x, y, maxW int, str string, st tcell.Style) int {
 func (c canvas) fill(r rect, st tcell.Style) {
 	for y := r.y; y < r.y+r.h; y++ {
 		for x := r.x; x < r.x+r.w; x++ {
-			c.s.Put(x, y, " ", st)
+			c.s.Put(x, y, " ", 1, st)
 		}
 	}
 }
@@ -90,17 +90,17 @@ func (c canvas) box(r rect, title string, st tcell.Style) rect {
 	}
 	right, bottom := r.x+r.w-1, r.y+r.h-1
 	for x := r.x + 1; x < right; x++ {
-		c.s.Put(x, r.y, "─", st)
-		c.s.Put(x, bottom, "─", st)
+		c.s.Put(x, r.y, "─", 1, st)
+		c.s.Put(x, bottom, "─", 1, st)
 	}
 	for y := r.y + 1; y < bottom; y++ {
-		c.s.Put(r.x, y, "│", st)
-		c.s.Put(right, y, "│", st)
+		c.s.Put(r.x, y, "│", 1, st)
+		c.s.Put(right, y, "│", 1, st)
 	}
-	c.s.Put(r.x, r.y, "┌", st)
-	c.s.Put(right, r.y, "┐", st)
-	c.s.Put(r.x, bottom, "└", st)
-	c.s.Put(right, bottom, "┘", st)
+	c.s.Put(r.x, r.y, "┌", 1, st)
+	c.s.Put(right, r.y, "┐", 1, st)
+	c.s.Put(r.x, bottom, "└", 1, st)
+	c.s.Put(right, bottom, "┘", 1, st)
 	if title != "" && r.w > 4 {
 		c.textEllipsis(r.x+2, r.y, r.w-4, " "+title+" ", st.Bold(true))
 	}

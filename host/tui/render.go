@@ -25,9 +25,10 @@ const defaultKeys = "space/enter/→ next · ← back · ? help · q quit"
 // render draws one frame: a pure function of the snapshot, the view and the
 // screen's size (and now, for clocks). It does not call Show.
 func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
-	s.Clear()
+	v.frame.begin(s)
+	defer v.frame.flush()
 	w, h := s.Size()
-	c := canvas{s: s, th: v.th}
+	c := canvas{s: &v.frame, th: v.th}
 	if w < minWidth || h < minHeight {
 		drawTooSmall(c, w, h)
 		return

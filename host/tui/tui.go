@@ -203,6 +203,7 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 func handleEvent(ev tcell.Event, screen tcell.Screen, d demo, v *view, ended bool) bool {
 	switch ev := ev.(type) {
 	case *tcell.EventResize:
+		v.frame.forget()
 		screen.Sync()
 	case *tcell.EventKey:
 		k := ev.Key()
@@ -219,6 +220,7 @@ func handleEvent(ev tcell.Event, screen tcell.Screen, d demo, v *view, ended boo
 		case k == tcell.KeyEscape:
 			v.help = false
 		case k == tcell.KeyCtrlL:
+			v.frame.forget()
 			screen.Sync()
 		case k == tcell.KeyEnter || k == tcell.KeyRight || (k == tcell.KeyRune && r == ' '):
 			v.help = false

@@ -20,6 +20,7 @@ type view struct {
 	history  map[string][]float64
 	lastSeen *sdk.HealthSnapshot // the health snapshot history was last fed from
 	watches  []watchPanel
+	frame    frame // what the screen was last given
 }
 
 // watchSource is a --watch process as the view reads it (*watch.Process).
