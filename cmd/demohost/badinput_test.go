@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -95,7 +94,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	waitFor(t, 5*time.Second, "the hung plugin to be killed", func() bool {
-		return syscall.Kill(pid, 0) != nil
+		return exited(pid)
 	})
 }
 

@@ -97,6 +97,17 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// exited reports whether process pid has ended: it is gone, or a zombie
+// waiting for init to reap it (a plugin whose host died is re-parented).
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(after, "Z")
+}
+
 // script writes an executable shell script into a temporary directory.
 func script(t *testing.T, name, body string) string {
 	t.Helper()

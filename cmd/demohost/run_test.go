@@ -131,7 +131,7 @@ func assertAllReverted(t *testing.T, j *journal.Journal, want int) {
 var pluginPidRE = regexp.MustCompile(`plugin started: .*pid=(\d+)`)
 
 // pluginPID finds the plugin's pid in demohost's log.
-func pluginPID(t *testing.T, logFile string) int {
+func pluginPID(t testing.TB, logFile string) int {
 	t.Helper()
 	b, err := os.ReadFile(logFile)
 	if err != nil {
@@ -149,7 +149,7 @@ func pluginPID(t *testing.T, logFile string) int {
 func assertPluginGone(t *testing.T, logFile string) {
 	t.Helper()
 	pid := pluginPID(t, logFile)
-	waitFor(t, 5*time.Second, "the plugin process to end", func() bool { return syscall.Kill(pid, 0) != nil })
+	waitFor(t, 5*time.Second, "the plugin process to end", func() bool { return exited(pid) })
 }
 
 // startMidChaos starts a headless run of plugin (the example subject or one
@@ -261,7 +261,7 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 	}
 	h.wait(t)
 	pid := pluginPID(t, logFile)
-	if syscall.Kill(pid, 0) != nil {
+	if exited(pid) {
 		t.Fatal("demohost waited for the hung plugin's cleanup after the second SIGINT")
 	}
 	if want := "stopped waiting; the plugin (pid " + strconv.Itoa(pid) + ") finishes reverting and tearing down on its own"; !strings.Contains(h.stderr.String(), want) {
@@ -271,5 +271,5 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 		t.Error("what the plugin wrote to stderr reached the terminal; it belongs in the log file")
 	}
 	assertAllReverted(t, readReport(t, report), 1)
-	waitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return syscall.Kill(pid, 0) != nil })
+	waitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return exited(pid) })
 }

@@ -17,7 +17,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+// alive reports whether pid runs (a zombie waiting to be reaped does not).
+func alive(pid int) bool {
+	state := processState(pid)
+	return state != "" && state != "Z"
+}
 
 // processState is the state letter of /proc/PID/stat (R, S, T, Z...).
 func processState(pid int) string {
