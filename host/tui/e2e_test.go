@@ -160,11 +160,12 @@ func advanceTo(t *testing.T, tm *tmuxTerm, progress string) {
 	}
 }
 
-// startDemo types the demohost command into the shell and waits for the UI.
-func startDemo(t *testing.T, tm *tmuxTerm, host, plugin, report string) {
+// startDemo types the demohost command (with extra flags) into the shell
+// and waits for the UI.
+func startDemo(t *testing.T, tm *tmuxTerm, host, plugin, report string, extra ...string) {
 	t.Helper()
-	tm.keys(fmt.Sprintf("%s --plugin %s --set countdown=1s --set detect_after=100ms --report %s --log-file %s; echo EXIT=$?",
-		host, plugin, report, filepath.Join(filepath.Dir(report), "demohost.log")), "Enter")
+	tm.keys(fmt.Sprintf("%s --plugin %s --set countdown=1s --set detect_after=100ms --report %s --log-file %s %s; echo EXIT=$?",
+		host, plugin, report, filepath.Join(filepath.Dir(report), "demohost.log"), strings.Join(extra, " ")), "Enter")
 	tm.waitScreen(30*time.Second, "[1/")
 }
 
@@ -226,12 +227,24 @@ func TestE2EQuitDuringChaosRevertsIt(t *testing.T) {
 	tm := newTmux(t, 120, 40)
 	host, plugin := buildDemo(t)
 	report := filepath.Join(t.TempDir(), "report.json")
-	startDemo(t, tm, host, plugin, report)
+	marker := filepath.Join(t.TempDir(), "watch-pid")
+	startDemo(t, tm, host, plugin, report, fmt.Sprintf(`--watch 'agent=echo $$ > %s; echo agent-watching; exec sleep 600'`, marker))
+	tm.waitScreen(10*time.Second, "agent-watching") // the --watch panel shows the command's output
 	titles, chaos := exampleChapters(t)
 	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", chaos+1, len(titles), titles[chaos]))
 	tm.waitScreen(30*time.Second, "⚡ CONTAINER_KILL")
 	tm.keys("q")
 	j := finish(t, tm, host, report)
+	pid, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatalf("the --watch command never ran: %v", err)
+	}
+	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+		stat, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		if !strings.Contains(string(stat), ") Z ") {
+			t.Errorf("the --watch command (pid %s) outlived demohost", strings.TrimSpace(string(pid)))
+		}
+	}
 	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "exit" {
 		t.Errorf("report chaos = %+v; want one fault reverted on exit", j.Chaos)
 	}
