@@ -73,7 +73,7 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)\n", s.desc.Name, s.desc.Version, len(s.chapters), s.logPath)
 		j, err = runHeadless(ctx, s, r, stdout)
 	} else {
-		j, err = runTUI(ctx, s, r, tui.Options{Watches: o.watches})
+		j, err = runTUI(ctx, s, r, tui.Options{Watches: o.watches, Restart: s.relaunch})
 	}
 	sig.runEnded()
 	return finish(s, o, j, err, sig.interruptedBy(), stdout, stderr)
@@ -119,7 +119,7 @@ func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrup
 	}
 	if runErr != nil {
 		s.log.Error("run failed", "error", runErr)
-		if s.plugin.Exited() {
+		if s.pluginExited() {
 			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s\n", s.path, runErr, left, s.logPath)
 			return exitUsage
 		}

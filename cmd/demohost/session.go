@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/sdk"
 )
 
@@ -27,7 +29,11 @@ type session struct {
 	logPath  string
 	logFile  io.Closer
 	path     string // plugin executable
+	launch   pluginhost.Config
+	set      map[string]string // --set options, for Configure
+	mu       sync.Mutex        // guards plugin and closed: relaunch swaps it
 	plugin   *pluginhost.Plugin
+	closed   bool
 	desc     *sdk.Description
 	chapters []*sdk.Chapter
 }
@@ -59,12 +65,14 @@ func openSession(c common) (_ *session, err error) {
 		return nil, err
 	}
 	s.log.Info("launching plugin", "path", s.path, "pinned", c.sha256 != "")
-	s.plugin, err = pluginhost.Launch(pluginhost.Config{
+	s.launch = pluginhost.Config{
 		Path:         s.path,
 		SHA256:       c.sha256,
 		Logger:       s.log.Named("plugin"),
 		StartTimeout: startTimeout,
-	})
+	}
+	s.set = c.set
+	s.plugin, err = pluginhost.Launch(s.launch)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +95,46 @@ func openSession(c common) (_ *session, err error) {
 	return s, nil
 }
 
+// relaunch replaces a plugin that crashed or hangs with a fresh process of
+// the same binary, configured with the same options, and stops the old one.
+// The runner then calls the new plugin's Setup, which reconciles what the
+// old process left behind. It is the TUI's `r` key.
+func (s *session) relaunch() (runner.Subject, error) {
+	s.log.Warn("relaunching the plugin", "path", s.path)
+	p, err := pluginhost.Launch(s.launch)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Subject.Configure(context.Background(), s.set); err != nil {
+		p.Close()
+		return nil, s.rpcError("Configure", err)
+	}
+	s.mu.Lock()
+	old, closed := s.plugin, s.closed
+	if !closed {
+		s.plugin = p
+	}
+	s.mu.Unlock()
+	if closed {
+		p.Close()
+		return nil, errors.New("demohost is shutting down")
+	}
+	stop, cancel := context.WithTimeout(context.Background(), relaunchStopWait)
+	defer cancel()
+	old.Shutdown(stop)
+	return p.Subject, nil
+}
+
+// pluginExited says whether the current plugin process has ended.
+func (s *session) pluginExited() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.plugin.Exited()
+}
+
+// relaunchStopWait bounds how long a relaunch waits for the old plugin.
+const relaunchStopWait = 5 * time.Second
+
 // Close ends the plugin (the sdk reverts anything still active) and closes
 // the log.
 func (s *session) Close() { s.shutdown(context.Background(), io.Discard) }
@@ -95,13 +143,17 @@ func (s *session) Close() { s.shutdown(context.Background(), io.Discard) }
 // revert and tear down it says so on stderr, and once stopWaiting ends it
 // leaves the plugin to finish on its own.
 func (s *session) shutdown(stopWaiting context.Context, stderr io.Writer) {
-	if s.plugin != nil {
+	s.mu.Lock()
+	p := s.plugin
+	s.closed = true
+	s.mu.Unlock()
+	if p != nil {
 		slow := time.AfterFunc(time.Second, func() {
 			fmt.Fprintln(stderr, "demohost: waiting for the plugin to finish reverting and tearing down (Ctrl-C to stop waiting)")
 		})
-		if s.plugin.Shutdown(stopWaiting) {
-			s.log.Warn("stopped waiting for the plugin; it finishes its cleanup on its own", "pid", s.plugin.PID())
-			fmt.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own\n", s.plugin.PID())
+		if p.Shutdown(stopWaiting) {
+			s.log.Warn("stopped waiting for the plugin; it finishes its cleanup on its own", "pid", p.PID())
+			fmt.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own\n", p.PID())
 		}
 		slow.Stop()
 	}

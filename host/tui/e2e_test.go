@@ -249,3 +249,36 @@ func TestE2EQuitDuringChaosRevertsIt(t *testing.T) {
 		t.Errorf("report chaos = %+v; want one fault reverted on exit", j.Chaos)
 	}
 }
+
+// A plugin SIGKILLed mid-chaos shows as an error in the UI, which stays up;
+// r relaunches it (its Setup reconciles) and the demo carries on to a clean
+// quit.
+func TestE2EPluginCrashThenRestartWithR(t *testing.T) {
+	tm := newTmux(t, 120, 40)
+	host, plugin := buildDemo(t)
+	report := filepath.Join(t.TempDir(), "report.json")
+	startDemo(t, tm, host, plugin, report)
+	titles, chaos := exampleChapters(t)
+	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", chaos+1, len(titles), titles[chaos]))
+	tm.waitScreen(30*time.Second, "⚡ CONTAINER_KILL")
+	pids := running(plugin)
+	if len(pids) != 1 {
+		t.Fatalf("want one plugin process, found %v", pids)
+	}
+	if out, err := exec.Command("kill", "-9", pids[0]).CombinedOutput(); err != nil {
+		t.Fatalf("kill plugin: %v %s", err, out)
+	}
+	tm.waitScreen(30*time.Second, "press r to restart the plugin")
+	tm.keys("r")
+	tm.waitScreen(30*time.Second, "plugin restarted")
+	tm.waitScreen(30*time.Second, "● node-")
+	if strings.Contains(tm.screen(), "plugin error") {
+		t.Fatalf("the error banner stayed after the restart:\n%s", tm.screen())
+	}
+	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", len(titles), len(titles), titles[len(titles)-1]))
+	tm.keys("q")
+	finish(t, tm, host, report)
+	if now := running(plugin); len(now) != 0 {
+		t.Errorf("plugin processes left after quit: %v", now)
+	}
+}

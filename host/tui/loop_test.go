@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +70,8 @@ func (d *scriptedDemo) Quit() {
 	d.record("quit")
 	d.once.Do(func() { close(d.quit) })
 }
+
+func (d *scriptedDemo) Restart(runner.Subject) { d.record("restart") }
 
 func (d *scriptedDemo) record(c string) {
 	d.mu.Lock()
@@ -273,4 +276,40 @@ func TestWatchPanelShowsOutput(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("quit did not end the run with watches attached")
 	}
+}
+
+// After a plugin crash the banner offers r; r relaunches through
+// Options.Restart and hands the new plugin to the runner; a failed relaunch
+// is shown and r can be pressed again.
+func TestRestartKeyRelaunchesCrashedPlugin(t *testing.T) {
+	s := newScreen(t, 120, 40)
+	d := newScriptedDemo()
+	attempts := make(chan error, 2)
+	attempts <- errors.New("plugin did not start")
+	attempts <- nil
+	relaunch := func() (runner.Subject, error) {
+		if err := <-attempts; err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	out := startLoop(t, context.Background(), s, d, Options{Restart: relaunch})
+
+	s.InjectKey(tcell.KeyRune, 'r', tcell.ModNone) // no crash yet: ignored
+	crashed := demoSnapshot()
+	crashed.PluginError = "plugin exited"
+	d.publish(crashed)
+	waitFor(t, 5*time.Second, "crash banner", func() bool { return screenHas(s, "press r to restart the plugin") })
+	if c := d.commands(); c != "" {
+		t.Fatalf("r before any crash sent %q", c)
+	}
+
+	s.InjectKey(tcell.KeyRune, 'r', tcell.ModNone)
+	waitFor(t, 5*time.Second, "failed relaunch shown", func() bool { return screenHas(s, "restart failed: plugin did not start") })
+	s.InjectKey(tcell.KeyRune, 'r', tcell.ModNone)
+	waitFor(t, 5*time.Second, "runner restarted", func() bool { return d.commands() == "restart" })
+
+	s.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+	close(d.release)
+	<-out
 }

@@ -131,7 +131,17 @@ type banner struct {
 func banners(snap *runner.Snapshot, v *view) []banner {
 	var out []banner
 	if snap.PluginError != "" {
-		out = append(out, banner{"✗ plugin error: " + snap.PluginError, v.th.alarm()})
+		msg := "✗ plugin error: " + snap.PluginError
+		if v.restart != nil && !v.restarting {
+			msg = "✗ plugin error (press r to restart the plugin): " + snap.PluginError
+		}
+		out = append(out, banner{msg, v.th.alarm()})
+	}
+	if v.restarting {
+		out = append(out, banner{"… restarting the plugin", v.th.notice()})
+	}
+	if v.restartErr != "" {
+		out = append(out, banner{"✗ restart failed: " + v.restartErr, v.th.alarm()})
 	}
 	if v.ended != "" {
 		out = append(out, banner{"■ the demo ended: " + v.ended + " · press q to exit", v.th.alarm()})
@@ -461,6 +471,7 @@ var helpLines = []string{
 	"space, enter, →   next chapter",
 	"←                 previous chapter (not re-run)",
 	"q, ctrl-c         quit (reverts chaos first)",
+	"r                 restart the plugin after a crash",
 	"?                 this help (esc closes)",
 	"ctrl-l            redraw the screen",
 	"",

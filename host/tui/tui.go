@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// Watches are commands whose output gets a panel of its own (--watch).
 	Watches []Watch
+	// Restart relaunches and configures the plugin after it crashed; the
+	// r key calls it and hands the result to the runner. Nil disables r.
+	Restart func() (runner.Subject, error)
 }
 
 // Watch is one --watch NAME=COMMAND.
@@ -55,6 +58,12 @@ type demo interface {
 	Next()
 	Prev()
 	Quit()
+	Restart(runner.Subject)
+}
+
+type restartResult struct {
+	subject runner.Subject
+	err     error
 }
 
 type runResult struct {
@@ -66,6 +75,7 @@ type runResult struct {
 func run(ctx context.Context, screen tcell.Screen, d demo, opts Options, th theme) (*journal.Journal, error) {
 	registerFallbacks(screen)
 	v := newView(th)
+	v.restart = opts.Restart
 	var procs []*watch.Process
 	defer func() {
 		for _, p := range procs {
@@ -141,6 +151,7 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 	defer tick.Stop()
 
 	cancelled := ctx.Done()
+	restarted := make(chan restartResult, 1)
 	var (
 		snap     runner.Snapshot
 		result   *runResult
@@ -161,6 +172,23 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 		case ev := <-events:
 			if handleEvent(ev, screen, d, v, result != nil) {
 				return result.j, result.err
+			}
+			if v.wantRestart {
+				v.wantRestart = false
+				if v.restart != nil && snap.PluginError != "" && !v.restarting && !v.quitting && result == nil {
+					v.restarting, v.restartErr = true, ""
+					go func(relaunch func() (runner.Subject, error)) {
+						s, err := relaunch()
+						restarted <- restartResult{s, err}
+					}(v.restart)
+				}
+			}
+		case rr := <-restarted:
+			v.restarting = false
+			if rr.err != nil {
+				v.restartErr = rr.err.Error()
+			} else {
+				d.Restart(rr.subject)
 			}
 		case s, ok := <-snaps:
 			if !ok {
@@ -215,6 +243,8 @@ func handleEvent(ev tcell.Event, screen tcell.Screen, d demo, v *view, ended boo
 			}
 			v.quitting = true
 			d.Quit()
+		case k == tcell.KeyRune && r == 'r':
+			v.wantRestart = true
 		case k == tcell.KeyRune && r == '?':
 			v.help = !v.help
 		case k == tcell.KeyEscape:

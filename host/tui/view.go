@@ -17,10 +17,15 @@ type view struct {
 	help     bool   // the ? overlay is open
 	quitting bool   // the user asked to quit
 	ended    string // the run ended without being asked to; why
-	history  map[string][]float64
-	lastSeen *sdk.HealthSnapshot // the health snapshot history was last fed from
-	watches  []watchPanel
-	frame    frame // what the screen was last given
+	// restart relaunches a crashed plugin (Options.Restart; nil: no r key).
+	restart     func() (runner.Subject, error)
+	restarting  bool   // a relaunch is under way
+	restartErr  string // why the last relaunch failed
+	wantRestart bool   // r was pressed; the loop starts the relaunch
+	history     map[string][]float64
+	lastSeen    *sdk.HealthSnapshot // the health snapshot history was last fed from
+	watches     []watchPanel
+	frame       frame // what the screen was last given
 }
 
 // watchSource is a --watch process as the view reads it (*watch.Process).
