@@ -15,6 +15,7 @@ import (
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/host/tui"
+	"github.com/demohost/demohost/sdk"
 )
 
 // stopWait bounds how long a host that panicked waits for the runner to
@@ -76,8 +77,68 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		j, err = runTUI(ctx, s, r, tui.Options{Watches: o.watches, Restart: s.relaunch})
 	}
 	sig.runEnded()
+	if err != nil {
+		revertAfterCrash(s, j, chaosLog, stderr)
+	}
 	return finish(s, o, j, err, sig.interruptedBy(), stdout, stderr)
 }
+
+// revertAfterCrash handles a run whose plugin died with faults still
+// active: it starts the plugin again, reverts each fault by its handle, as
+// `demohost recover` would (journalled as reverted by "recover"), and asks
+// the fresh plugin to tear down what the dead one left.
+func revertAfterCrash(s *session, j *journal.Journal, log *chaoslog.Log, stderr io.Writer) {
+	if j == nil || unreverted(j) == 0 || !s.waitPluginExit(pluginExitWait) {
+		return
+	}
+	fmt.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process\n", plural(unreverted(j), "fault"))
+	subject, err := s.relaunch()
+	if err != nil {
+		s.log.Error("relaunch to revert after a crash failed", "error", err)
+		return
+	}
+	for i := range j.Chaos {
+		c := &j.Chaos[i]
+		if c.RevertedAt != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), crashRevertTimeout)
+		_, err := subject.RevertChaos(ctx, c.Handle, chaosConfig(*c))
+		cancel()
+		if err != nil {
+			c.RevertError = s.rpcError("RevertChaos", err).Error()
+			continue
+		}
+		now := time.Now()
+		c.RevertedAt, c.RevertedBy, c.RevertError = &now, "recover", ""
+		if err := log.Reverted(*c); err != nil {
+			s.log.Error("chaos log", "error", err)
+		}
+		j.Events = append(j.Events, journal.Event{At: now, Kind: journal.KindRevert,
+			Message: fmt.Sprintf("reverted %s on %s through a fresh plugin process after the plugin died", c.Type, c.Target)})
+	}
+	// The fresh plugin never set up: its Teardown removes what the dead one left.
+	ctx, cancel := context.WithTimeout(context.Background(), crashRevertTimeout)
+	defer cancel()
+	if err := subject.Teardown(ctx, func(e *sdk.ProgressEvent) { s.log.Info("teardown after crash: " + e.Message) }); err != nil {
+		s.log.Error("teardown after a crash failed", "error", err)
+	}
+}
+
+// plural is "1 fault", "2 faults".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// pluginExitWait is how long a failed run waits to see whether the plugin
+// process died (go-plugin notices a moment after the connection breaks).
+const pluginExitWait = 2 * time.Second
+
+// crashRevertTimeout bounds each revert made after a plugin crash.
+const crashRevertTimeout = 15 * time.Second
 
 // finish writes the report, says how the run ended and picks the exit code.
 func finish(s *session, o runOptions, j *journal.Journal, runErr error, interrupted string, stdout, stderr io.Writer) int {

@@ -224,8 +224,8 @@ func (h *host) wait(t testing.TB) int {
 	return 0
 }
 
-// A plugin that crashes mid-run is reported as such, with exit code 2, and
-// the report is still written.
+// A plugin that crashes mid-run is reported as such, with exit code 2; its
+// fault is reverted through a fresh plugin process and the report says so.
 func TestPluginCrashIsReported(t *testing.T) {
 	h, report, logFile := startMidChaos(t, examplePlg)
 	if err := syscall.Kill(pluginPID(t, logFile), syscall.SIGKILL); err != nil {
@@ -234,13 +234,21 @@ func TestPluginCrashIsReported(t *testing.T) {
 	if code := h.wait(t); code != exitUsage {
 		t.Errorf("exit %d; want 2", code)
 	}
-	for _, want := range []string{"demohost: plugin " + examplePlg + " exited during the run", "1 fault was not reverted: run `demohost recover`"} {
+	for _, want := range []string{"demohost: plugin " + examplePlg + " exited during the run",
+		"the plugin died with 1 fault active; reverting through a fresh plugin process"} {
 		if !strings.Contains(h.stderr.String(), want) {
 			t.Errorf("stderr %q lacks %q", h.stderr.String(), want)
 		}
 	}
-	if j := readReport(t, report); j.Result == journal.Passed {
+	if strings.Contains(h.stderr.String(), "demohost recover") {
+		t.Errorf("stderr sends the user to recover although the fault was reverted: %q", h.stderr.String())
+	}
+	j := readReport(t, report)
+	if j.Result == journal.Passed {
 		t.Errorf("a run whose plugin crashed reports %q", j.Result)
+	}
+	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "recover" {
+		t.Errorf("chaos = %+v; want the one fault reverted by recover", j.Chaos)
 	}
 }
 

@@ -34,6 +34,7 @@ type session struct {
 	mu       sync.Mutex        // guards plugin and closed: relaunch swaps it
 	plugin   *pluginhost.Plugin
 	closed   bool
+	died     bool // a plugin process of this session exited by itself
 	desc     *sdk.Description
 	chapters []*sdk.Chapter
 }
@@ -113,6 +114,7 @@ func (s *session) relaunch() (runner.Subject, error) {
 	old, closed := s.plugin, s.closed
 	if !closed {
 		s.plugin = p
+		s.died = s.died || old.Exited()
 	}
 	s.mu.Unlock()
 	if closed {
@@ -125,11 +127,28 @@ func (s *session) relaunch() (runner.Subject, error) {
 	return p.Subject, nil
 }
 
-// pluginExited says whether the current plugin process has ended.
+// pluginExited says whether a plugin process of this session ended by
+// itself (the current one, or one that relaunch replaced).
 func (s *session) pluginExited() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.plugin.Exited()
+	return s.died || s.plugin.Exited()
+}
+
+// waitPluginExit says whether the plugin in use now has ended, waiting up
+// to d for it to do so.
+func (s *session) waitPluginExit(d time.Duration) bool {
+	s.mu.Lock()
+	p := s.plugin
+	s.mu.Unlock()
+	deadline := time.Now().Add(d)
+	for !p.Exited() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // relaunchStopWait bounds how long a relaunch waits for the old plugin.

@@ -1,12 +1,16 @@
 package ratelimiter
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/demohost/demohost/sdk/docker"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,55 +142,8 @@ func processesOf(exe string) []string {
 func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
 	host := buildHost(t)
 	dir := t.TempDir()
-	run := exec.Command(host, "--plugin", pluginBinary, "--headless", "--log-file", filepath.Join(dir, "demo.log"))
-	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
-	out, err := run.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Stderr = run.Stdout
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer run.Process.Kill()
-
-	// Read the host's progress until Redis is paused.
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		buf := make([]byte, 4096)
-		var pending string
-		for {
-			n, err := out.Read(buf)
-			pending += string(buf[:n])
-			for {
-				line, rest, ok := strings.Cut(pending, "\n")
-				if !ok {
-					break
-				}
-				lines <- line
-				pending = rest
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	deadline := time.After(60 * time.Second)
-	var port string
-	for port == "" {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatal("demohost ended before pausing Redis")
-			}
-			if _, addr, found := strings.Cut(line, "paused Redis at 127.0.0.1:"); found {
-				port = strings.Fields(addr)[0]
-			}
-		case <-deadline:
-			t.Fatal("Redis was not paused within 60s")
-		}
-	}
+	run, lines := startHeadless(t, host, dir)
+	port := waitPaused(t, lines)
 	redis := redisServerOn(port)
 	if redis.Pid == 0 {
 		t.Fatalf("no redis-server on port %s", port)
@@ -206,6 +163,105 @@ func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
 	t.Logf("Redis no longer stopped %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
 	waitUntil(t, 10*time.Second, "every demo process to end", func() bool { return !redis.Alive() && len(processesOf(pluginBinary)) == 0 })
 	t.Logf("every demo process gone %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
+}
+
+// startHeadless starts a headless demo of this plugin and streams its
+// stdout and stderr lines. The process is killed when the test ends.
+func startHeadless(t *testing.T, host, dir string, args ...string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	run := exec.Command(host, append([]string{"--plugin", pluginBinary, "--headless", "--log-file", filepath.Join(dir, "demo.log")}, args...)...)
+	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	out, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Stderr = run.Stdout
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = run.Process.Kill() })
+	lines := make(chan string, 256)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return run, lines
+}
+
+// waitPaused reads progress lines until Redis is paused and returns what
+// follows "paused Redis at 127.0.0.1:" (the port).
+func waitPaused(t *testing.T, lines <-chan string) string {
+	t.Helper()
+	deadline := time.After(90 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("demohost ended before pausing Redis")
+			}
+			if _, addr, found := strings.Cut(line, "paused Redis at 127.0.0.1:"); found {
+				return strings.Fields(addr)[0]
+			}
+		case <-deadline:
+			t.Fatal("Redis was not paused within 90s")
+		}
+	}
+}
+
+// TestPluginSIGKILLedWhileRedisIsPausedInDocker kills the plugin (not the
+// host) while the Redis container is paused: nothing in the dead plugin can
+// revert, so the host reverts through a fresh plugin process and has it
+// tear down; no container of the demo is left, paused or running.
+func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
+	all, err := docker.New(dockerScope)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer all.Close()
+	if err := all.Ping(context.Background()); err != nil {
+		t.Skip(err)
+	}
+	host := buildHost(t)
+	dir := t.TempDir()
+	run, lines := startHeadless(t, host, dir, "--set", "runtime=docker")
+	waitPaused(t, lines)
+	var plugins []string // the plugin itself, not the nodes it runs in containers
+	for _, p := range processesOf(pluginBinary) {
+		if strings.HasSuffix(p, ": "+pluginBinary) {
+			plugins = append(plugins, p)
+		}
+	}
+	if len(plugins) != 1 {
+		t.Fatalf("want one plugin process, found %v", plugins)
+	}
+	var pid int
+	fmt.Sscan(plugins[0], &pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	for line := range lines {
+		said = append(said, line)
+	}
+	_ = run.Wait()
+	if code := run.ProcessState.ExitCode(); code != 2 {
+		t.Errorf("exit %d after the plugin crashed; want 2", code)
+	}
+	if out := strings.Join(said, "\n"); !strings.Contains(out, "reverting through a fresh plugin process") {
+		t.Errorf("the host did not revert after the crash:\n%s", out)
+	}
+	left, err := all.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range left {
+		if strings.HasPrefix(c.Labels[ownerLabel], fmt.Sprintf("%d-", pid)) {
+			t.Errorf("container %s (%s) of the crashed plugin left behind", c.Name, c.State)
+		}
+	}
 }
 
 // redisServerOn finds the redis-server listening on port (Redis rewrites

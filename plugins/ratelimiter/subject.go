@@ -206,7 +206,9 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 	}
 }
 
-// Teardown stops bursts, traffic and monitor, then the cluster.
+// Teardown stops bursts, traffic and monitor, then the cluster. A plugin
+// that never set up (a fresh process the host started after a crash)
+// removes what plugin processes that are gone left behind instead.
 func (s *Subject) Teardown(ctx context.Context, progress sdk.Progress) error {
 	s.mu.Lock()
 	cl, stop := s.cl, s.stopBg
@@ -219,7 +221,7 @@ func (s *Subject) Teardown(ctx context.Context, progress sdk.Progress) error {
 	}
 	s.bg.Wait()
 	if cl == nil {
-		return nil
+		return s.removeLeftovers(ctx, progress)
 	}
 	if err := cl.Stop(ctx, progress); err != nil {
 		return fmt.Errorf("stop the cluster: %w", err)
@@ -228,6 +230,15 @@ func (s *Subject) Teardown(ctx context.Context, progress sdk.Progress) error {
 	s.cl, s.mon, s.stopBg = nil, nil, nil
 	s.mu.Unlock()
 	return nil
+}
+
+// removeLeftovers stops the processes or containers of earlier runs whose
+// plugin process is gone, in the configured runtime.
+func (s *Subject) removeLeftovers(ctx context.Context, progress sdk.Progress) error {
+	if s.options().String("runtime") == "docker" {
+		return removeDockerLeftovers(ctx, progress)
+	}
+	return (&stateFile{dir: s.StateDir, owner: s.owner}).reconcile(progress)
 }
 
 // Health is the monitor's latest view.
