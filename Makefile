@@ -32,9 +32,9 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 
-## bench: every benchmark
+## bench: every benchmark of the project in one run; writes BENCHMARKS.md (machine, method, figure, target)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md
 
 ## proto: regenerate the committed Go code from the .proto (Debian's protoc, pinned Go plugins)
 proto:
