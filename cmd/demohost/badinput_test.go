@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // assertBadInput checks the bad-input contract: exit 2, nothing on stdout,
@@ -93,7 +95,7 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	waitFor(t, 5*time.Second, "the hung plugin to be killed", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the hung plugin to be killed", func() bool {
 		return exited(pid)
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // BenchmarkSignalToReverted measures, for a headless run of the example
@@ -57,7 +59,7 @@ func BenchmarkSignalToReverted(b *testing.B) {
 				b.Fatal(err)
 			}
 			h.wait(b)
-			waitFor(b, 10*time.Second, "the plugin to exit", func() bool { return exited(pid) })
+			testkit.WaitFor(b, 10*time.Second, "the plugin to exit", func() bool { return exited(pid) })
 			gone += time.Since(sent)
 			n++
 		}

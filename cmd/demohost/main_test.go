@@ -85,18 +85,6 @@ func demohost(t *testing.T, env []string, args ...string) result {
 	return res
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // exited reports whether process pid has ended: it is gone, or a zombie
 // waiting for init to reap it (a plugin whose host died is re-parented).
 func exited(pid int) bool {

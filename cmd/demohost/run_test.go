@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // fast makes the example demo quick: a short countdown and detection.
@@ -149,7 +150,7 @@ func pluginPID(t testing.TB, logFile string) int {
 func assertPluginGone(t *testing.T, logFile string) {
 	t.Helper()
 	pid := pluginPID(t, logFile)
-	waitFor(t, 5*time.Second, "the plugin process to end", func() bool { return exited(pid) })
+	testkit.WaitFor(t, 5*time.Second, "the plugin process to end", func() bool { return exited(pid) })
 }
 
 // startMidChaos starts a headless run of plugin (the example subject or one
@@ -207,7 +208,7 @@ func (h *host) output() string {
 
 func (h *host) waitOutput(t testing.TB, want string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "output "+strconv.Quote(want), func() bool { return strings.Contains(h.output(), want) })
+	testkit.WaitFor(t, 30*time.Second, "output "+strconv.Quote(want), func() bool { return strings.Contains(h.output(), want) })
 }
 
 // wait waits for the process to exit and returns its exit code.
@@ -260,7 +261,7 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 	if err := h.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the plugin's teardown to start", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the plugin's teardown to start", func() bool {
 		b, _ := os.ReadFile(logFile)
 		return strings.Contains(string(b), "slow teardown started")
 	})
@@ -279,5 +280,5 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 		t.Error("what the plugin wrote to stderr reached the terminal; it belongs in the log file")
 	}
 	assertAllReverted(t, readReport(t, report), 1)
-	waitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return exited(pid) })
+	testkit.WaitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return exited(pid) })
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/internal/testkit"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -69,7 +70,7 @@ func TestLaunchServesTheSubjectAndCloseLeavesNoProcess(t *testing.T) {
 
 	pid := p.PID()
 	p.Close()
-	waitFor(t, 5*time.Second, "the plugin and its child to be gone", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the plugin and its child to be gone", func() bool {
 		return !alive(pid) && !alive(child)
 	})
 	if !strings.Contains(log.String(), "plugin started") {
@@ -108,7 +109,7 @@ func TestCallsWithoutDeadlineGetOne(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGSTOP) // the plugin hangs
 	defer func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }()
-	waitFor(t, 5*time.Second, "the plugin to stop", func() bool { return processState(p.PID()) == "T" })
+	testkit.WaitFor(t, 5*time.Second, "the plugin to stop", func() bool { return processState(p.PID()) == "T" })
 	start := time.Now()
 	_, err = p.Subject.Health(context.Background())
 	if err == nil {

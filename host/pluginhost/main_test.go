@@ -3,10 +3,10 @@ package pluginhost
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // examplePlugin is the example subject, built once for every test and
@@ -20,25 +20,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	examplePlugin = filepath.Join(dir, "demohost-example")
-	build := exec.Command("go", "build", "-o", examplePlugin, "github.com/demohost/demohost/plugins/example/cmd/demohost-example")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build example plugin:", err)
+	if err := testkit.GoBuild(examplePlugin, testkit.ExamplePlugin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/internal/testkit"
 	"github.com/demohost/demohost/sdk"
 )
 
@@ -29,10 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	examplePlugin = filepath.Join(dir, "demohost-example")
-	build := exec.Command("go", "build", "-o", examplePlugin, "github.com/demohost/demohost/plugins/example/cmd/demohost-example")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build example plugin:", err)
+	if err := testkit.GoBuild(examplePlugin, testkit.ExamplePlugin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/demohost/demohost/host/pluginhost"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/internal/testkit"
 	"github.com/demohost/demohost/sdk"
 )
 
@@ -135,10 +134,8 @@ func newTtyScreen(b *testing.B, tty *discardTty) tcell.Screen {
 // Run it alone: go test -run '^$' -bench Idle ./host/tui
 func BenchmarkIdleCPU(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "demohost-example")
-	build := exec.Command("go", "build", "-o", bin, "github.com/demohost/demohost/plugins/example/cmd/demohost-example")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		b.Fatalf("build the example plugin: %v", err)
+	if err := testkit.GoBuild(bin, testkit.ExamplePlugin); err != nil {
+		b.Fatal(err)
 	}
 	// One run takes over 10 s, so the benchmark framework stops at b.N = 1.
 	for range b.N {

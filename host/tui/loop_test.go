@@ -12,18 +12,8 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/internal/testkit"
 )
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // scriptedDemo is a test fixture standing in for *runner.Runner: the test
 // publishes snapshots and sees the commands keys turned into. Once asked to
@@ -105,33 +95,33 @@ func TestKeysDriveTheRunnerAndQuitWaitsForRevert(t *testing.T) {
 	d := newScriptedDemo()
 	out := startLoop(t, context.Background(), s, d, Options{})
 	d.publish(demoSnapshot())
-	waitFor(t, 5*time.Second, "first frame", func() bool { return screenHas(s, "[3/5] Kill a node") })
+	testkit.WaitFor(t, 5*time.Second, "first frame", func() bool { return screenHas(s, "[3/5] Kill a node") })
 
 	s.InjectKey(tcell.KeyRune, ' ', tcell.ModNone)
 	s.InjectKey(tcell.KeyEnter, 0, tcell.ModNone)
 	s.InjectKey(tcell.KeyRight, 0, tcell.ModNone)
 	s.InjectKey(tcell.KeyLeft, 0, tcell.ModNone)
-	waitFor(t, 5*time.Second, "commands", func() bool { return d.commands() == "next next next prev" })
+	testkit.WaitFor(t, 5*time.Second, "commands", func() bool { return d.commands() == "next next next prev" })
 
 	refused := demoSnapshot()
 	refused.Notice = "the countdown is running; wait for it"
 	d.publish(refused)
-	waitFor(t, 5*time.Second, "refusal notice", func() bool { return screenHas(s, "⚠ the countdown is running; wait for it") })
+	testkit.WaitFor(t, 5*time.Second, "refusal notice", func() bool { return screenHas(s, "⚠ the countdown is running; wait for it") })
 
 	s.InjectKey(tcell.KeyRune, '?', tcell.ModNone)
-	waitFor(t, 5*time.Second, "help", func() bool { return screenHas(s, "previous chapter (not re-run)") })
+	testkit.WaitFor(t, 5*time.Second, "help", func() bool { return screenHas(s, "previous chapter (not re-run)") })
 	s.InjectKey(tcell.KeyEscape, 0, tcell.ModNone)
-	waitFor(t, 5*time.Second, "help closed", func() bool { return !screenHas(s, "previous chapter (not re-run)") })
+	testkit.WaitFor(t, 5*time.Second, "help closed", func() bool { return !screenHas(s, "previous chapter (not re-run)") })
 
 	s.SetSize(70, 20)
 	_ = s.PostEvent(tcell.NewEventResize(70, 20))
-	waitFor(t, 5*time.Second, "too-small message", func() bool { return screenHas(s, "terminal too small (need 80x24)") })
+	testkit.WaitFor(t, 5*time.Second, "too-small message", func() bool { return screenHas(s, "terminal too small (need 80x24)") })
 	s.SetSize(100, 30)
 	_ = s.PostEvent(tcell.NewEventResize(100, 30))
-	waitFor(t, 5*time.Second, "redraw after growing", func() bool { return screenHas(s, "[3/5] Kill a node") })
+	testkit.WaitFor(t, 5*time.Second, "redraw after growing", func() bool { return screenHas(s, "[3/5] Kill a node") })
 
 	s.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
-	waitFor(t, 5*time.Second, "reverting banner", func() bool { return screenHas(s, "reverting chaos (1 active) before quitting") })
+	testkit.WaitFor(t, 5*time.Second, "reverting banner", func() bool { return screenHas(s, "reverting chaos (1 active) before quitting") })
 	s.InjectKey(tcell.KeyRune, ' ', tcell.ModNone) // ignored while quitting
 	select {
 	case <-out:
@@ -196,7 +186,7 @@ func TestRunEndingByItselfStaysOnScreenUntilQ(t *testing.T) {
 	s := newScreen(t, 100, 30)
 	d := endingDemo{newScriptedDemo()}
 	out := startLoop(t, context.Background(), s, d, Options{})
-	waitFor(t, 5*time.Second, "error banner", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "error banner", func() bool {
 		return screenHas(s, "✗ plugin error: plugin exited (signal: killed)") && screenHas(s, "the demo ended: context deadline exceeded · press q to exit")
 	})
 	select {
@@ -266,7 +256,7 @@ func TestWatchPanelShowsOutput(t *testing.T) {
 		{Name: "agent", Command: "echo diagnosis: node down; exit 4"},
 	}})
 	d.publish(demoSnapshot())
-	waitFor(t, 10*time.Second, "watch output", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "watch output", func() bool {
 		return screenHas(s, "monitor") && screenHas(s, "watching the cluster") &&
 			screenHas(s, "diagnosis: node down") && screenHas(s, "agent · exited (exit status 4)")
 	})
@@ -299,15 +289,15 @@ func TestRestartKeyRelaunchesCrashedPlugin(t *testing.T) {
 	crashed := demoSnapshot()
 	crashed.PluginError = "plugin exited"
 	d.publish(crashed)
-	waitFor(t, 5*time.Second, "crash banner", func() bool { return screenHas(s, "press r to restart the plugin") })
+	testkit.WaitFor(t, 5*time.Second, "crash banner", func() bool { return screenHas(s, "press r to restart the plugin") })
 	if c := d.commands(); c != "" {
 		t.Fatalf("r before any crash sent %q", c)
 	}
 
 	s.InjectKey(tcell.KeyRune, 'r', tcell.ModNone)
-	waitFor(t, 5*time.Second, "failed relaunch shown", func() bool { return screenHas(s, "restart failed: plugin did not start") })
+	testkit.WaitFor(t, 5*time.Second, "failed relaunch shown", func() bool { return screenHas(s, "restart failed: plugin did not start") })
 	s.InjectKey(tcell.KeyRune, 'r', tcell.ModNone)
-	waitFor(t, 5*time.Second, "runner restarted", func() bool { return d.commands() == "restart" })
+	testkit.WaitFor(t, 5*time.Second, "runner restarted", func() bool { return d.commands() == "restart" })
 
 	s.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
 	close(d.release)

@@ -5,18 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
-)
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+	"github.com/demohost/demohost/internal/testkit"
+)
 
 func groupGone(pgid int) bool {
 	return !GroupAlive(pgid)
@@ -27,7 +18,7 @@ func TestCapturesStdoutAndStderrAndStopsTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "both lines", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "both lines", func() bool {
 		l := p.Lines()
 		return slices.Contains(l, "from stdout") && slices.Contains(l, "from stderr")
 	})
@@ -50,7 +41,7 @@ func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "ready", func() bool { return slices.Contains(p.Lines(), "ready") })
+	testkit.WaitFor(t, 10*time.Second, "ready", func() bool { return slices.Contains(p.Lines(), "ready") })
 	pgid := p.Pid()
 	p.Stop(300 * time.Millisecond)
 	if !groupGone(pgid) {
@@ -63,7 +54,7 @@ func TestReportsExitStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "exit", func() bool { done, _ := p.Exited(); return done })
+	testkit.WaitFor(t, 10*time.Second, "exit", func() bool { done, _ := p.Exited(); return done })
 	if _, how := p.Exited(); how != "exit status 3" {
 		t.Errorf("Exited() reason = %q, want exit status 3", how)
 	}
@@ -83,7 +74,7 @@ func TestKeepsOnlyTheLastLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "exit", func() bool { done, _ := p.Exited(); return done })
+	testkit.WaitFor(t, 10*time.Second, "exit", func() bool { done, _ := p.Exited(); return done })
 	p.Stop(time.Second)
 	if got := p.Lines(); !reflect.DeepEqual(got, []string{"5", "6", "7"}) {
 		t.Errorf("Lines() = %q, want the last three", got)

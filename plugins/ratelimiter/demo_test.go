@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/internal/testkit"
 	"github.com/demohost/demohost/sdk/process"
 )
 
@@ -148,7 +149,7 @@ func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
 	if redis.Pid == 0 {
 		t.Fatalf("no redis-server on port %s", port)
 	}
-	waitUntil(t, 5*time.Second, "the kernel to report Redis stopped", redis.Stopped)
+	testkit.WaitFor(t, 5*time.Second, "the kernel to report Redis stopped", redis.Stopped)
 
 	killed := time.Now()
 	if err := run.Process.Kill(); err != nil {
@@ -159,9 +160,9 @@ func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
 		for range lines { // drain
 		}
 	}()
-	waitUntil(t, 10*time.Second, "Redis to be resumed or gone", func() bool { return !redis.Stopped() })
+	testkit.WaitFor(t, 10*time.Second, "Redis to be resumed or gone", func() bool { return !redis.Stopped() })
 	t.Logf("Redis no longer stopped %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
-	waitUntil(t, 10*time.Second, "every demo process to end", func() bool { return !redis.Alive() && len(processesOf(pluginBinary)) == 0 })
+	testkit.WaitFor(t, 10*time.Second, "every demo process to end", func() bool { return !redis.Alive() && len(processesOf(pluginBinary)) == 0 })
 	t.Logf("every demo process gone %s after the host's SIGKILL", time.Since(killed).Round(time.Millisecond))
 }
 
@@ -282,15 +283,4 @@ func redisServerOn(port string) process.Identity {
 		}
 	}
 	return process.Identity{}
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

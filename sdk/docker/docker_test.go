@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // These tests run against the real Docker engine. Each uses its own label
@@ -121,17 +123,6 @@ func runSleeper(t *testing.T, tg *Target, name string) Container {
 	return c
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func answers(addr string) bool {
 	c := http.Client{Timeout: 300 * time.Millisecond}
 	resp, err := c.Get("http://" + addr + "/")
@@ -152,7 +143,7 @@ func TestBuildRunKillStart(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("port 8080 not published: %+v", c.HostPorts)
 	}
-	waitFor(t, 10*time.Second, "the container to answer on "+addr, func() bool { return answers(addr) })
+	testkit.WaitFor(t, 10*time.Second, "the container to answer on "+addr, func() bool { return answers(addr) })
 
 	list, err := tg.List(ctx)
 	if err != nil || len(list) != 1 || list[0].ID != c.ID || list[0].IP() == "" {
@@ -181,7 +172,7 @@ func TestBuildRunKillStart(t *testing.T) {
 		t.Fatalf("after Start: %+v, %v; want running", got, err)
 	}
 	addr = got.HostPorts["8080/tcp"] // the host port may change on restart
-	waitFor(t, 10*time.Second, "the restarted container to answer", func() bool { return answers(addr) })
+	testkit.WaitFor(t, 10*time.Second, "the restarted container to answer", func() bool { return answers(addr) })
 
 	if err := tg.Pause(ctx, c.ID); err != nil {
 		t.Fatal(err)
@@ -192,7 +183,7 @@ func TestBuildRunKillStart(t *testing.T) {
 	if err := tg.Unpause(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the unpaused container to answer", func() bool { return answers(addr) })
+	testkit.WaitFor(t, 10*time.Second, "the unpaused container to answer", func() bool { return answers(addr) })
 }
 
 func TestRefusesContainersOutsideScope(t *testing.T) {

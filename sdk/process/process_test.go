@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // helperEnv turns the test binary into a parent that starts `sleep` through
@@ -39,17 +41,6 @@ func sleepPath() string {
 	return p
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestPauseResumeKillStartAgain(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "child.log")
 	p := New(Spec{Name: "sleeper", Path: sleepPath(), Args: []string{"300"}, LogPath: log})
@@ -68,7 +59,7 @@ func TestPauseResumeKillStartAgain(t *testing.T) {
 	if err := p.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the kernel to report the child stopped", id.Stopped)
+	testkit.WaitFor(t, 5*time.Second, "the kernel to report the child stopped", id.Stopped)
 	if p.State() != Stopped {
 		t.Fatalf("state after Pause = %s, want stopped", p.State())
 	}
@@ -76,7 +67,7 @@ func TestPauseResumeKillStartAgain(t *testing.T) {
 	if err := p.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the child to run again", func() bool { return !id.Stopped() && id.Alive() })
+	testkit.WaitFor(t, 5*time.Second, "the child to run again", func() bool { return !id.Stopped() && id.Alive() })
 
 	if err := p.Pause(); err != nil { // kill must work on a stopped process too
 		t.Fatal(err)
@@ -140,7 +131,7 @@ func TestChildDiesWithItsParent(t *testing.T) {
 	if err := parent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the child to die with its SIGKILLed parent", func() bool { return !child.Alive() })
+	testkit.WaitFor(t, 5*time.Second, "the child to die with its SIGKILLed parent", func() bool { return !child.Alive() })
 }
 
 func TestIdentityRefusesAReusedPid(t *testing.T) {

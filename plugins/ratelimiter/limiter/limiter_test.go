@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/internal/testkit"
 	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
 )
 
@@ -115,7 +116,7 @@ func TestWindowSlidesOnRedisTime(t *testing.T) {
 	if r.Allowed {
 		t.Fatal("the 4th check in the window was admitted")
 	}
-	waitFor(t, 5*time.Second, "the window to slide", func() bool { return check(t, servers[0].URL, "k").Allowed })
+	testkit.WaitFor(t, 5*time.Second, "the window to slide", func() bool { return check(t, servers[0].URL, "k").Allowed })
 }
 
 func TestFailPoliciesWhileRedisIsPaused(t *testing.T) {
@@ -171,7 +172,7 @@ func TestStaleLimitCacheGhostAllows(t *testing.T) {
 	if r := check(t, b, "k"); !r.Allowed || r.Limit != 100 {
 		t.Fatalf("the stale node should still admit under limit 100: %+v", r)
 	}
-	waitFor(t, 5*time.Second, "the stale cache entry to expire", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the stale cache entry to expire", func() bool {
 		r := check(t, b, "k")
 		return !r.Allowed && r.Source == SourceLimitZero
 	})
@@ -233,17 +234,6 @@ func putJSON(t *testing.T, url string, body, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
