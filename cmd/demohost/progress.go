@@ -44,6 +44,9 @@ func (p *progress) snapshot(s runner.Snapshot) {
 			continue
 		}
 		p.seen[key] = true
+		if e.Kind == journal.KindError && s.Index < 0 {
+			continue // a failed setup: demohost's closing line says it once
+		}
 		switch e.Kind {
 		case journal.KindChaos, journal.KindRevert, journal.KindError:
 			fmt.Fprintf(p.w, "%s %-6s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Message)
@@ -71,8 +74,8 @@ func (p *progress) chapters(s runner.Snapshot, pick func(int) bool) {
 // finish prints the results not printed yet, the reasons chapters failed
 // and a summary line.
 func (p *progress) finish(j *journal.Journal) {
-	if j.Result == "" {
-		return // the run never started
+	if j.Result == "" || !anyStarted(j) {
+		return // the run never reached a chapter (setup failed): nothing to list
 	}
 	passed := 0
 	for _, c := range j.Chapters {
@@ -99,6 +102,16 @@ func (p *progress) finish(j *journal.Journal) {
 	}
 	fmt.Fprintf(p.w, "result: %s: %d/%d chapters passed; faults injected: %d, reverted: %d\n",
 		strings.ToUpper(j.Result), passed, p.total, len(j.Chaos), reverted)
+}
+
+// anyStarted says whether the run entered at least one chapter.
+func anyStarted(j *journal.Journal) bool {
+	for _, c := range j.Chapters {
+		if c.StartedAt != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *progress) chapter(i int, title, status string) {

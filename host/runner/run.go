@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/sdk"
 )
@@ -223,17 +225,38 @@ func (u *run) cleanupAfterPanic() {
 // pluginFailed records a failed RPC or a dead plugin. Headless runs end
 // (aborted); interactive ones stay up so the user can see it and quit.
 func (u *run) pluginFailed(what string, err error) {
-	msg := what + ": " + err.Error()
+	msg := what + ": " + plainMessage(err)
 	u.event(journal.KindError, msg)
 	if u.pluginErr == "" {
 		u.pluginErr = msg
 	}
 	if u.err == nil {
-		u.err = fmt.Errorf("plugin error: %s: %w", what, err)
+		u.err = &PluginError{What: what, Err: err}
 	}
 	if u.cfg.Headless {
 		u.finish(true)
 	}
+}
+
+// PluginError is a plugin call that failed during a run. Its message is the
+// plugin's own, without gRPC's framing; Unwrap gives the gRPC error.
+type PluginError struct {
+	What string // the call or step, e.g. "setup"
+	Err  error
+}
+
+func (e *PluginError) Error() string { return "plugin error: " + e.What + ": " + plainMessage(e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// plainMessage is err's text without gRPC's "rpc error: code = … desc ="
+// prefix, which says nothing to a user.
+func plainMessage(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
+	}
+	return err.Error()
 }
 
 // event appends a timestamped line to the journal and the events panel.

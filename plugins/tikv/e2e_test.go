@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,5 +104,28 @@ func TestHeadlessDemoAgainstFixtureCluster(t *testing.T) {
 		if !ct.Running || ct.Paused {
 			t.Errorf("container %s left %s", ct.Name, ct.State)
 		}
+	}
+}
+
+// TestNoClusterIsOneLine runs demohost against a PD address nobody serves:
+// it exits 2 with one line on stderr that says how to start a cluster, and
+// lists no chapters.
+func TestNoClusterIsOneLine(t *testing.T) {
+	dir := binaries(t)
+	cmd := exec.Command(filepath.Join(dir, "demohost"), "--plugin", filepath.Join(dir, "tikv"),
+		"--set", "pd=127.0.0.1:1", "--headless", "--log-file", filepath.Join(t.TempDir(), "demohost.log"))
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 {
+		t.Fatalf("exit: %v; want 2", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "docker compose -f plugins/tikv/compose.yaml up -d") || strings.Contains(lines[0], "rpc error") {
+		t.Errorf("stderr is not one line saying how to start a cluster:\n%s", stderr.String())
+	}
+	if strings.Contains(stdout.String(), "chapter ") {
+		t.Errorf("stdout lists chapters although none ran:\n%s", stdout.String())
 	}
 }
