@@ -1,9 +1,6 @@
 package pluginhost
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/demohost/demohost/internal/testkit"
@@ -14,17 +11,5 @@ import (
 var examplePlugin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pluginhost-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	examplePlugin = filepath.Join(dir, "demohost-example")
-	if err := testkit.GoBuild(examplePlugin, testkit.ExamplePlugin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBuilt(m, &examplePlugin, "demohost-example", testkit.ExamplePlugin)
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -24,20 +22,7 @@ import (
 var examplePlugin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "runner-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	examplePlugin = filepath.Join(dir, "demohost-example")
-	if err := testkit.GoBuild(examplePlugin, testkit.ExamplePlugin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	plugin.CleanupClients()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBuilt(m, &examplePlugin, "demohost-example", testkit.ExamplePlugin)
 }
 
 // launched is a running example plugin.

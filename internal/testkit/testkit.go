@@ -5,7 +5,9 @@ package testkit
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -36,4 +38,24 @@ func GoBuild(out, pkg string) error {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
 	return nil
+}
+
+// MainWithBuilt is a TestMain body: it builds pkg into a temporary
+// directory as name, stores the executable's path in *bin, runs the tests,
+// removes the directory and exits with the tests' code.
+func MainWithBuilt(m *testing.M, bin *string, name, pkg string) {
+	dir, err := os.MkdirTemp("", name+"-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = filepath.Join(dir, name)
+	if err := GoBuild(*bin, pkg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
