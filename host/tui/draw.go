@@ -205,6 +205,32 @@ func plainCells(s string, st tcell.Style) []cell {
 	return out
 }
 
+// padName is pad for names (nodes, metrics, counters): a name too long is
+// cut in the middle, keeping its end, where names of one cluster differ
+// ("tikv-fix…store2-run7", not three identical "tikv-fixture-stor…").
+func padName(s string, n int) string {
+	if uniseg.StringWidth(s) <= n || n < 5 {
+		return pad(s, n)
+	}
+	rs := []rune(s)
+	headW := (n - 1) * 2 / 5 // the end gets more: it tells names apart more often
+	var head strings.Builder
+	used := 0
+	for _, r := range rs {
+		if used+runeWidth(r) > headW {
+			break
+		}
+		head.WriteRune(r)
+		used += runeWidth(r)
+	}
+	tail, tw := len(rs), 0
+	for tail > 0 && used+1+tw+runeWidth(rs[tail-1]) <= n {
+		tail--
+		tw += runeWidth(rs[tail])
+	}
+	return head.String() + "…" + string(rs[tail:]) + strings.Repeat(" ", n-used-1-tw)
+}
+
 // pad right-pads s with spaces to n columns (or cuts it with …).
 func pad(s string, n int) string {
 	w := uniseg.StringWidth(s)

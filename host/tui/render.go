@@ -235,7 +235,7 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 		glyph, st := th.nodeGlyph(n.State)
 		lines = append(lines, styledLine{
 			{string(glyph) + " ", st},
-			{pad(nodeName(n), nameW) + " ", th.base()},
+			{padName(nodeName(n), nameW) + " ", th.base()},
 			{pad(n.State.String(), 9), st},
 			{pad(n.Role, roleW) + " " + pad(n.Address, addrW) + " " + n.Detail, th.dim()},
 		})
@@ -371,7 +371,7 @@ func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, 
 			return
 		}
 		value := pad(strings.TrimSpace(formatValue(m.Value)+" "+m.Unit), 12)
-		x := in.x + c.text(in.x, y, in.w, pad(m.Name, nameW)+" ", c.th.base())
+		x := in.x + c.text(in.x, y, in.w, padName(m.Name, nameW)+" ", c.th.base())
 		x += c.text(x, y, in.x+in.w-x, value+" ", c.th.base().Bold(true))
 		c.text(x, y, in.x+in.w-x, sparkline(history[m.Name], in.x+in.w-x), c.th.fg(tcell.StyleDefault, tcell.ColorAqua))
 		y++
@@ -389,7 +389,7 @@ func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, 
 		if over {
 			label += " over limit"
 		}
-		x := in.x + c.text(in.x, y, in.w, pad(k.Key, nameW)+" ", c.th.base())
+		x := in.x + c.text(in.x, y, in.w, padName(k.Key, nameW)+" ", c.th.base())
 		barW := max(0, in.x+in.w-x-uniseg.StringWidth(label))
 		x += c.text(x, y, barW, counterBar(k.Count, k.Limit, barW), st)
 		c.text(x, y, in.x+in.w-x, label, st)

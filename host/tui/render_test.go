@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"github.com/rivo/uniseg"
 	"strings"
 	"sync"
 	"testing"
@@ -370,4 +371,22 @@ func bigCluster(n int) []*sdk.Node {
 		nodes[i] = &sdk.Node{Id: name, Name: name, Role: "store", State: state, Address: "10.0.0.1:20160"}
 	}
 	return nodes
+}
+
+// Long names are cut in the middle so the part that tells nodes apart stays.
+func TestPadNameKeepsTheEnd(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"node-1", 8, "node-1  "},
+		{"tikv-fixture-store1-leadwalk", 19, "tikv-fi…e1-leadwalk"},
+		{"tikv-fixture-store2-leadwalk", 19, "tikv-fi…e2-leadwalk"},
+		{"abcdefgh", 4, "abc…"},
+	} {
+		if got := padName(tt.in, tt.n); got != tt.want || uniseg.StringWidth(got) != tt.n {
+			t.Errorf("padName(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
 }
