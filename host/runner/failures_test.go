@@ -126,12 +126,7 @@ func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
 	// node_down is never raised, so the run waits on the kill chapter.
 	l := launchExample(t, map[string]string{"countdown": "0s", "detect_after": "1h", "target": "node-2"})
 	cfg, _ := l.config(true)
-	logDir := t.TempDir()
-	log, err := chaoslog.Open(logDir, examplePlugin, cfg.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ChaosLog = log
+	log, logDir := attachChaosLog(t, &cfg)
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 	wait := started(t, context.Background(), r)

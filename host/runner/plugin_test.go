@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/internal/testkit"
@@ -220,4 +221,17 @@ func describe(s runner.Snapshot) string {
 		out += " last event: " + s.Events[n-1].Message
 	}
 	return out
+}
+
+// attachChaosLog gives cfg a real on-disk chaos log in a fresh directory,
+// as demohost does, and returns it with its directory.
+func attachChaosLog(t *testing.T, cfg *runner.Config) (*chaoslog.Log, string) {
+	t.Helper()
+	dir := t.TempDir()
+	log, err := chaoslog.Open(dir, examplePlugin, cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ChaosLog = log
+	return log, dir
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/sdk"
@@ -16,12 +15,7 @@ import (
 func TestHeadlessRunPassesEveryExampleChapter(t *testing.T) {
 	l := launchExample(t, fastOptions)
 	cfg, spy := l.config(true)
-	logDir := t.TempDir()
-	log, err := chaoslog.Open(logDir, examplePlugin, cfg.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ChaosLog = log
+	log, logDir := attachChaosLog(t, &cfg)
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 
