@@ -2,49 +2,49 @@ package sdk
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	v1 "github.com/demohost/demohost/sdk/proto/demohost/v1"
+	"github.com/demohost/demohost/sdk/internal/wire"
 )
 
 // ProtocolVersion is the contract version this sdk speaks.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
-// PluginName is the name the subject is dispensed under.
-const PluginName = "subject"
+// The handshake (docs/PROTOCOL.md): the host sets MagicCookieKey to
+// MagicCookieValue in the plugin's environment. The cookie stays the same
+// across protocol versions, so a plugin of another version is told about
+// the version, not taken for a stranger.
+const (
+	MagicCookieKey   = "DEMOHOST_PLUGIN"
+	MagicCookieValue = "subject-v1-5c1e0b7a"
+)
 
-// Handshake is shared by host and plugin; a binary without the cookie is
-// not a demohost plugin.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "DEMOHOST_PLUGIN",
-	MagicCookieValue: "subject-v1-5c1e0b7a",
-}
+// pluginName is the name the subject is dispensed under.
+const pluginName = "subject"
 
-// VersionedPlugins is the plugin set per protocol version, for both sides.
-// The host passes it with a nil Impl.
-func VersionedPlugins(impl Subject) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &GRPCPlugin{Impl: impl}},
-	}
-}
+// wireServiceName is the gRPC service name on the wire. The sdk's copy of
+// the generated code carries a package name of its own (see
+// proto/generate.sh), so the service is registered under this one.
+const wireServiceName = "demohost.v2.Subject"
 
-// GRPCPlugin is the go-plugin shim: it serves Impl in the plugin and hands
-// the host a *Client.
-type GRPCPlugin struct {
+// grpcPlugin is the go-plugin shim that serves a Subject.
+type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	Impl Subject
+	impl Subject
 }
 
-// GRPCServer registers the subject service.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	v1.RegisterSubjectServer(s, &server{impl: p.Impl})
+// GRPCServer registers the subject service under the wire's name.
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	desc := wire.Subject_ServiceDesc
+	desc.ServiceName = wireServiceName
+	s.RegisterService(&desc, newServer(p.impl))
 	return nil
 }
 
-// GRPCClient returns a *Client for the host.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return &Client{rpc: v1.NewSubjectClient(c)}, nil
+// GRPCClient is not offered: the sdk is the plugin's side only.
+func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (interface{}, error) {
+	return nil, errors.New("the sdk serves subjects; the host has its own client")
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/internal/wire"
+	"github.com/demohost/demohost/sdk/internal/wiretest"
 )
 
 var markerBin string
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 // launch starts the marker plugin as a real go-plugin child of this process.
-func launch(t *testing.T, bin, dir string) (*sdk.Client, *plugin.Client) {
+func launch(t *testing.T, bin, dir string) (wire.SubjectClient, *plugin.Client) {
 	t.Helper()
 	c, pc, err := startPlugin(bin, dir)
 	if err != nil {
@@ -51,12 +53,12 @@ func launch(t *testing.T, bin, dir string) (*sdk.Client, *plugin.Client) {
 	return c, pc
 }
 
-func startPlugin(bin, dir string) (*sdk.Client, *plugin.Client, error) {
+func startPlugin(bin, dir string) (wire.SubjectClient, *plugin.Client, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MARKER_DIR="+dir)
 	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
+		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: sdk.MagicCookieKey, MagicCookieValue: sdk.MagicCookieValue},
+		VersionedPlugins: wiretest.PluginSet(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -66,15 +68,15 @@ func startPlugin(bin, dir string) (*sdk.Client, *plugin.Client, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("start plugin: %w", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense("subject")
 	if err != nil {
 		pc.Kill()
 		return nil, nil, fmt.Errorf("dispense: %w", err)
 	}
-	return raw.(*sdk.Client), pc, nil
+	return raw.(wire.SubjectClient), pc, nil
 }
 
-func setupAndInject(t *testing.T, c *sdk.Client, dir string) {
+func setupAndInject(t *testing.T, c wire.SubjectClient, dir string) {
 	t.Helper()
 	if err := prepare(c, dir); err != nil {
 		t.Fatal(err)
@@ -82,12 +84,19 @@ func setupAndInject(t *testing.T, c *sdk.Client, dir string) {
 }
 
 // prepare sets the plugin up and injects one fault, then checks the markers.
-func prepare(c *sdk.Client, dir string) error {
+func prepare(c wire.SubjectClient, dir string) error {
 	ctx := context.Background()
-	if err := c.Setup(ctx, nil); err != nil {
+	if _, err := c.Configure(ctx, &wire.ConfigureRequest{}); err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	stream, err := c.Setup(ctx, &wire.SetupRequest{})
+	if err == nil {
+		err = wiretest.Drain(stream.Recv, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	if _, err := c.InjectChaos(ctx, &sdk.ChaosConfig{Name: "x", Type: sdk.ContainerKill}); err != nil {
+	if _, err := c.InjectChaos(ctx, &wire.InjectChaosRequest{Fault: &wire.Fault{Name: "x", Kind: "MARK"}}); err != nil {
 		return fmt.Errorf("inject: %w", err)
 	}
 	for _, f := range []string{"setup", "chaos-x"} {

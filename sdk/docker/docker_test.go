@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/demohost/demohost/internal/testkit"
+	"github.com/demohost/demohost/sdk/internal/testutil"
 )
 
 // These tests run against the real Docker engine. Each uses its own label
@@ -143,7 +143,7 @@ func TestBuildRunKillStart(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("port 8080 not published: %+v", c.HostPorts)
 	}
-	testkit.WaitFor(t, 10*time.Second, "the container to answer on "+addr, func() bool { return answers(addr) })
+	testutil.WaitFor(t, 10*time.Second, "the container to answer on "+addr, func() bool { return answers(addr) })
 
 	list, err := tg.List(ctx)
 	if err != nil || len(list) != 1 || list[0].ID != c.ID || list[0].IP() == "" {
@@ -172,7 +172,7 @@ func TestBuildRunKillStart(t *testing.T) {
 		t.Fatalf("after Start: %+v, %v; want running", got, err)
 	}
 	addr = got.HostPorts["8080/tcp"] // the host port may change on restart
-	testkit.WaitFor(t, 10*time.Second, "the restarted container to answer", func() bool { return answers(addr) })
+	testutil.WaitFor(t, 10*time.Second, "the restarted container to answer", func() bool { return answers(addr) })
 
 	if err := tg.Pause(ctx, c.ID); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestBuildRunKillStart(t *testing.T) {
 	if err := tg.Unpause(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 10*time.Second, "the unpaused container to answer", func() bool { return answers(addr) })
+	testutil.WaitFor(t, 10*time.Second, "the unpaused container to answer", func() bool { return answers(addr) })
 }
 
 func TestRefusesContainersOutsideScope(t *testing.T) {

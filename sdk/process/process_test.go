@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/demohost/demohost/internal/testkit"
+	"github.com/demohost/demohost/sdk/internal/testutil"
 )
 
 // helperEnv turns the test binary into a parent that starts `sleep` through
@@ -59,7 +59,7 @@ func TestPauseResumeKillStartAgain(t *testing.T) {
 	if err := p.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 5*time.Second, "the kernel to report the child stopped", id.Stopped)
+	testutil.WaitFor(t, 5*time.Second, "the kernel to report the child stopped", id.Stopped)
 	if p.State() != Stopped {
 		t.Fatalf("state after Pause = %s, want stopped", p.State())
 	}
@@ -67,7 +67,7 @@ func TestPauseResumeKillStartAgain(t *testing.T) {
 	if err := p.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 5*time.Second, "the child to run again", func() bool { return !id.Stopped() && id.Alive() })
+	testutil.WaitFor(t, 5*time.Second, "the child to run again", func() bool { return !id.Stopped() && id.Alive() })
 
 	if err := p.Pause(); err != nil { // kill must work on a stopped process too
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestChildDiesWithItsParent(t *testing.T) {
 	if err := parent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 5*time.Second, "the child to die with its SIGKILLed parent", func() bool { return !child.Alive() })
+	testutil.WaitFor(t, 5*time.Second, "the child to die with its SIGKILLed parent", func() bool { return !child.Alive() })
 }
 
 func TestIdentityRefusesAReusedPid(t *testing.T) {

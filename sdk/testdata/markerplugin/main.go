@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,36 +15,35 @@ import (
 
 type subject struct{ dir string }
 
-func (s subject) Describe(context.Context) (*sdk.Description, error) {
-	return &sdk.Description{Name: "marker", Version: "0", ChaosTypes: []sdk.ChaosType{sdk.ContainerKill}}, nil
+func (s subject) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{Name: "marker", Version: "0", Faults: []sdk.FaultKind{{Kind: "MARK", Description: "leave a marker file"}}}, nil
 }
-func (s subject) Configure(context.Context, sdk.Options) error { return nil }
-func (s subject) Setup(context.Context, sdk.Progress) error {
+func (s subject) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+func (s subject) Setup(context.Context, sdk.SetupRequest) error {
 	return os.WriteFile(filepath.Join(s.dir, "setup"), nil, 0o644)
 }
-func (s subject) Teardown(context.Context, sdk.Progress) error {
+func (s subject) Teardown(context.Context, sdk.TeardownRequest) error {
 	return os.Remove(filepath.Join(s.dir, "setup"))
 }
-func (s subject) Chapters(context.Context) ([]*sdk.Chapter, error) {
-	return []*sdk.Chapter{{Title: "only"}}, nil
+func (s subject) Chapters(context.Context) ([]sdk.Chapter, error) {
+	return []sdk.Chapter{{Title: "only"}}, nil
 }
-func (s subject) EnterChapter(context.Context, int, sdk.Progress) error { return nil }
-func (s subject) InjectChaos(_ context.Context, cfg *sdk.ChaosConfig) (*sdk.Injected, error) {
-	h := "chaos-" + cfg.Name
-	return &sdk.Injected{Handle: h}, os.WriteFile(filepath.Join(s.dir, h), nil, 0o644)
+func (s subject) InjectChaos(_ context.Context, req sdk.InjectRequest) (sdk.Injected, error) {
+	h := "chaos-" + req.Fault.Name
+	return sdk.Injected{Handle: h}, os.WriteFile(filepath.Join(s.dir, h), nil, 0o644)
 }
-func (s subject) RevertChaos(_ context.Context, handle string, _ *sdk.ChaosConfig) error {
-	if !strings.HasPrefix(handle, "chaos-") {
-		return os.ErrInvalid
+func (s subject) RevertChaos(_ context.Context, req sdk.RevertRequest) (sdk.Reverted, error) {
+	if !strings.HasPrefix(req.Handle, "chaos-") {
+		return sdk.Reverted{}, os.ErrInvalid
 	}
-	err := os.Remove(filepath.Join(s.dir, handle))
-	if os.IsNotExist(err) {
-		return nil
+	err := os.Remove(filepath.Join(s.dir, req.Handle))
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
 	}
-	return err
+	return sdk.Reverted{Detail: "removed " + req.Handle}, err
 }
-func (s subject) Health(context.Context) (*sdk.HealthSnapshot, error) {
-	return &sdk.HealthSnapshot{}, nil
+func (s subject) Health(context.Context) (sdk.HealthSnapshot, error) {
+	return sdk.HealthSnapshot{}, nil
 }
 
 func main() { sdk.Serve(subject{dir: os.Getenv("MARKER_DIR")}) }
