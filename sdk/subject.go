@@ -154,7 +154,7 @@ type FaultKind struct {
 // Well-known fault kinds. Their names mean the same in every subject; any
 // subject may declare kinds of its own beside them.
 const (
-	ContainerKill    = "CONTAINER_KILL"    // SIGKILL a node's container; revert starts it again
+	ContainerKill    = "CONTAINER_KILL"    // SIGKILL a node (its container, or its process on a local runtime); revert starts it again
 	ContainerPause   = "CONTAINER_PAUSE"   // freeze a node's container; revert unpauses it
 	ProcessKill      = "PROCESS_KILL"      // SIGKILL a node process; revert starts it again
 	ProcessPause     = "PROCESS_PAUSE"     // SIGSTOP a node process; revert sends SIGCONT
