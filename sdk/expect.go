@@ -78,13 +78,13 @@ type CheckKind int
 
 // Check kinds.
 const (
-	CheckUnspecified     CheckKind = iota
-	CheckViolationPresent          // a violation of Invariant (on Target, if set)
-	CheckViolationAbsent           // no violation of Invariant (of any, if empty; on Target, if set)
-	CheckAllNodes                  // every node is in State
-	CheckNode                      // the node whose id or name is Target is in State
-	CheckMetricAbove               // metric Target > Threshold
-	CheckMetricBelow               // metric Target < Threshold
+	CheckUnspecified      CheckKind = iota
+	CheckViolationPresent           // a violation of Invariant (on Target, if set)
+	CheckViolationAbsent            // no violation of Invariant (of any, if empty; on Target, if set)
+	CheckAllNodes                   // every node is in State
+	CheckNode                       // the node whose id or name is Target is in State
+	CheckMetricAbove                // metric Target > Threshold
+	CheckMetricBelow                // metric Target < Threshold
 )
 
 // ViolationPresent: a violation of invariant is present.

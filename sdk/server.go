@@ -28,7 +28,7 @@ type server struct {
 
 	mu         sync.Mutex
 	configured bool
-	desc       Description                                         // from the Describe made by Configure
+	desc       Description                                      // from the Describe made by Configure
 	actions    map[string]func(context.Context, Progress) error // chapter id -> action
 	changed    notifier
 }
