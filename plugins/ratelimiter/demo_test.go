@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/demohost/demohost/sdk/docker"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/internal/testkit"
+	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
 	"github.com/demohost/demohost/sdk/process"
 )
 
@@ -35,18 +35,13 @@ type report struct {
 	} `json:"violations_seen"`
 }
 
-// buildHost builds the demohost CLI of this tree, or skips when it is absent.
+// buildHost builds the demohost CLI of this tree.
 func buildHost(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server)")
-	}
+	testredis.Need(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "cmd", "demohost")); err != nil {
-		t.Skip("cmd/demohost is not in this tree yet")
 	}
 	host := filepath.Join(t.TempDir(), "demohost")
 	build := exec.Command("go", "build", "-o", host, "./cmd/demohost")
@@ -217,14 +212,7 @@ func waitPaused(t *testing.T, lines <-chan string) string {
 // revert, so the host reverts through a fresh plugin process and has it
 // tear down; no container of the demo is left, paused or running.
 func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
-	all, err := docker.New(dockerScope)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer all.Close()
-	if err := all.Ping(context.Background()); err != nil {
-		t.Skip(err)
-	}
+	all := needDocker(t)
 	host := buildHost(t)
 	dir := t.TempDir()
 	run, lines := startHeadless(t, host, dir, "--set", "runtime=docker")
