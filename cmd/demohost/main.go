@@ -9,7 +9,7 @@ import (
 	"os"
 )
 
-// Exit codes (DESIGN.md, "CLI contract").
+// Exit codes (docs/ARCHITECTURE.md, "CLI contract").
 const (
 	exitPassed = 0 // every chapter passed
 	exitFailed = 1 // a chapter failed (or the demo was quit before its end)

@@ -19,7 +19,7 @@ const (
 )
 
 // Journal is one run. Field names are the report's JSON contract
-// (DESIGN.md, "CLI contract"): add fields, never rename them.
+// (docs/ARCHITECTURE.md, "CLI contract"): add fields, never rename them.
 type Journal struct {
 	Subject        string            `json:"subject"`
 	SubjectVersion string            `json:"subject_version"`
