@@ -7,7 +7,7 @@ MODULES := . sdk sdk/docker $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
 # Plugins built to plugins/NAME/demohost-NAME (found by --plugin ./plugins/NAME).
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/cmd))))
 
-.PHONY: all build demo test vet bench proto clean
+.PHONY: all build demo test vet prereqs bench proto clean
 
 all: build
 
@@ -32,8 +32,12 @@ DEMO_PLUGIN ?= ratelimiter
 vet:
 	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
-## test: every test of every module, against real processes, Redis, etcd and Docker
-test: build vet
+## prereqs: install (or say how to install) what the tests run against; check Docker
+prereqs:
+	@scripts/prereqs
+
+## test: every test of every module, against real processes, Redis, etcd, namespaces and Docker
+test: prereqs build vet
 	@for m in $(MODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -count=1 -timeout 15m ./...) || exit 1; done
 
 ## bench: every benchmark of the project in one run; writes BENCHMARKS.md (machine, method, figure, target)
