@@ -1,22 +1,23 @@
 # demohost — build, test and run the demo. See README.md.
 GO      ?= go
 BIN     := bin
-PLUGINS := $(notdir $(wildcard plugins/*))
-PROTO   := sdk/proto/demohost/v1/subject.proto
+# Every Go module of the repository: the host (.), the sdk, its Docker
+# helper and each plugin with a go.mod of its own.
+MODULES := . sdk sdk/docker $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
+# Plugins built to plugins/NAME/demohost-NAME (found by --plugin ./plugins/NAME).
+PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/cmd))))
 
-.PHONY: all build demo test bench proto clean
+.PHONY: all build demo test vet prereqs bench proto clean
 
 all: build
 
-## build: bin/demohost and each plugin binary in plugins/NAME/ (found by --plugin ./plugins/NAME)
+## build: bin/demohost and each plugin binary in plugins/NAME/
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/demohost ./cmd/demohost
 	@for p in $(PLUGINS); do \
-		if [ -d plugins/$$p/cmd/demohost-$$p ]; then \
-			echo "$(GO) build -o plugins/$$p/demohost-$$p ./plugins/$$p/cmd/demohost-$$p"; \
-			$(GO) build -o plugins/$$p/demohost-$$p ./plugins/$$p/cmd/demohost-$$p || exit 1; \
-		fi; \
+		echo "(cd plugins/$$p && $(GO) build -o demohost-$$p ./cmd/demohost-$$p)"; \
+		(cd plugins/$$p && $(GO) build -o demohost-$$p ./cmd/demohost-$$p) || exit 1; \
 	done
 
 ## demo: the rate-limiter demo in the terminal UI (local runtime, no Docker needed).
@@ -27,23 +28,25 @@ demo: build
 
 DEMO_PLUGIN ?= ratelimiter
 
-## test: every test, against real processes, Redis and Docker
-test: build
-	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+## vet: go vet in every module
+vet:
+	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## prereqs: install (or say how to install) what the tests run against; check Docker
+prereqs:
+	@scripts/prereqs
+
+## test: every test of every module, against real processes, Redis, etcd, namespaces and Docker
+test: prereqs build vet
+	@for m in $(MODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -count=1 -timeout 15m ./...) || exit 1; done
 
 ## bench: every benchmark of the project in one run; writes BENCHMARKS.md (machine, method, figure, target)
 bench: build
 	$(GO) run ./cmd/benchreport -o BENCHMARKS.md
 
-## proto: regenerate the committed Go code from the .proto (Debian's protoc, pinned Go plugins)
+## proto: regenerate the host's and the sdk's Go code from proto/demohost/v2/subject.proto
 proto:
-	protoc -I sdk/proto \
-		--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
-		--plugin=protoc-gen-go-grpc=$$($(GO) tool -n protoc-gen-go-grpc) \
-		--go_out=sdk/proto --go_opt=paths=source_relative \
-		--go-grpc_out=sdk/proto --go-grpc_opt=paths=source_relative \
-		$(PROTO)
+	bash proto/generate.sh
 
 clean:
 	rm -rf $(BIN) plugins/*/demohost-*

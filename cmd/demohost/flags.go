@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/demohost/demohost/host/report"
 	"github.com/demohost/demohost/host/tui"
 )
 
@@ -48,9 +49,20 @@ var errHelp = errors.New("help requested")
 type runOptions struct {
 	common
 	headless bool
-	report   string
 	watches  []tui.Watch
-	renderOptions
+	outputs  report.Outputs
+}
+
+// reportOptions is a parsed `demohost report r.json ...` command line.
+type reportOptions struct {
+	journal string
+	outputs report.Outputs // Timeline and JUnit only
+}
+
+// recoverOptions is a parsed `demohost recover` command line.
+type recoverOptions struct {
+	logFile string
+	sha256  string
 }
 
 // describeOptions is a parsed `demohost describe` command line.
@@ -86,8 +98,8 @@ func parseRunArgs(args []string) (runOptions, error) {
 	fs := newFlagSet()
 	o.register(fs)
 	fs.BoolVar(&o.headless, "headless", false, "")
-	fs.StringVar(&o.report, "report", "", "")
-	o.registerRender(fs)
+	fs.StringVar(&o.outputs.Journal, "report", "", "")
+	registerRendered(fs, &o.outputs)
 	fs.Func("watch", "", func(s string) error {
 		name, cmd, ok := strings.Cut(s, "=")
 		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(cmd) == "" {
@@ -152,4 +164,47 @@ func parseSet(s string) (key, value string, err error) {
 		return "", "", fmt.Errorf("want key=value, e.g. --set nodes=5 (see demohost describe for the options)")
 	}
 	return key, value, nil
+}
+
+// registerRendered adds --timeline and --junit.
+func registerRendered(fs *flag.FlagSet, o *report.Outputs) {
+	fs.StringVar(&o.Timeline, "timeline", "", "")
+	fs.StringVar(&o.JUnit, "junit", "", "")
+}
+
+// parseReportArgs takes the journal path first or after the flags.
+func parseReportArgs(args []string) (reportOptions, error) {
+	var o reportOptions
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		o.journal, args = args[0], args[1:]
+	}
+	fs := newFlagSet()
+	registerRendered(fs, &o.outputs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, errHelp
+		}
+		return o, fmt.Errorf("%v; see demohost --help", err)
+	}
+	rest := fs.Args()
+	if o.journal == "" && len(rest) > 0 {
+		o.journal, rest = rest[0], rest[1:]
+	}
+	switch {
+	case len(rest) > 0:
+		return o, fmt.Errorf("unexpected argument %q: demohost report takes one journal, e.g. demohost report r.json --timeline t.svg", rest[0])
+	case o.journal == "":
+		return o, errors.New("report needs a journal: demohost report r.json --timeline t.svg --junit j.xml")
+	case o.outputs.Timeline == "" && o.outputs.JUnit == "":
+		return o, fmt.Errorf("nothing to write: pass --timeline FILE.svg and/or --junit FILE.xml, e.g. demohost report %s --timeline t.svg", o.journal)
+	}
+	return o, o.outputs.Check()
+}
+
+func parseRecoverArgs(args []string) (recoverOptions, error) {
+	var o recoverOptions
+	fs := newFlagSet()
+	fs.StringVar(&o.logFile, "log-file", "", "")
+	fs.StringVar(&o.sha256, "plugin-sha256", "", "")
+	return o, parse(fs, args)
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 )
 
-// Exit codes (DESIGN.md, "CLI contract").
+// Exit codes (docs/ARCHITECTURE.md, "CLI contract").
 const (
 	exitPassed = 0 // every chapter passed
 	exitFailed = 1 // a chapter failed (or the demo was quit before its end)
@@ -27,7 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageError(stdout, stderr, err)
 		}
-		return fail(stderr, describe(opts, stdout))
+		return fail(stderr, describeCommand(opts, stdout))
 	}
 	if len(args) > 0 && args[0] == "report" {
 		opts, err := parseReportArgs(args[1:])
@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageError(stdout, stderr, err)
 		}
-		return fail(stderr, recoverFaults(opts, stdout))
+		return fail(stderr, recoverCommand(opts, stdout))
 	}
 	opts, err := parseRunArgs(args)
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package expect evaluates a chapter's declarative expectations against one
-// health snapshot and describes them for people. It is pure: no clocks, no
-// I/O; the runner decides when an expectation is due.
+// Package expect evaluates an expectation's check against one health
+// snapshot and describes expectations for people. It is pure: no clocks, no
+// I/O; the runner applies the modes (when a check is due, what passes).
 package expect
 
 import (
@@ -9,98 +9,116 @@ import (
 	"strings"
 	"time"
 
-	"github.com/demohost/demohost/sdk"
-	v1 "github.com/demohost/demohost/sdk/proto/demohost/v1"
+	"github.com/demohost/demohost/host/subject"
 )
 
-// Evaluate reports whether snap satisfies e. The reason says what the
-// snapshot showed, so a timed-out expectation can explain itself.
-func Evaluate(e *sdk.Expectation, snap *sdk.HealthSnapshot) (met bool, reason string) {
-	if snap == nil {
+// Evaluate reports whether h satisfies c. The reason says what the
+// snapshot showed, so a failed expectation can explain itself.
+func Evaluate(c subject.Check, h *subject.Health) (met bool, reason string) {
+	if h == nil {
 		return false, "no health snapshot yet"
 	}
-	if snap.GetError() != "" {
-		return false, "subject could not be observed: " + snap.GetError()
+	if h.Error != "" {
+		return false, "subject could not be observed: " + h.Error
 	}
-	switch e.GetKind() {
-	case v1.ExpectationKind_VIOLATION_PRESENT:
-		v := findViolation(snap, e.GetInvariant(), e.GetTarget())
+	switch c.Kind {
+	case subject.CheckViolationPresent:
+		v := findViolation(h, c.Invariant, c.Target)
 		if v == nil {
-			return false, "no " + violationName(e.GetInvariant(), e.GetTarget()) + " violation; present: " + listViolations(snap)
+			return false, "no " + violationName(c.Invariant, c.Target) + " violation; present: " + listViolations(h)
 		}
-		return true, violationName(v.GetInvariant(), v.GetTarget()) + " present: " + v.GetMessage()
-	case v1.ExpectationKind_VIOLATION_ABSENT:
-		if v := findViolation(snap, e.GetInvariant(), e.GetTarget()); v != nil {
-			return false, violationName(v.GetInvariant(), v.GetTarget()) + " still present: " + v.GetMessage()
+		return true, v.Name() + " present: " + v.Message
+	case subject.CheckViolationAbsent:
+		if v := findViolation(h, c.Invariant, c.Target); v != nil {
+			return false, v.Name() + " present: " + v.Message
 		}
-		if e.GetInvariant() == "" && e.GetTarget() == "" {
+		if c.Invariant == "" && c.Target == "" {
 			return true, "no violations"
 		}
-		return true, "no " + violationName(e.GetInvariant(), e.GetTarget()) + " violation"
-	case v1.ExpectationKind_ALL_NODES_STATE:
-		nodes := snap.GetNodes()
-		if len(nodes) == 0 {
+		return true, "no " + violationName(c.Invariant, c.Target) + " violation"
+	case subject.CheckAllNodes:
+		if len(h.Nodes) == 0 {
 			return false, "no nodes reported"
 		}
 		var off []string
-		for _, n := range nodes {
-			if n.GetState() != e.GetState() {
-				off = append(off, nodeName(n)+" "+n.GetState().String())
+		for _, n := range h.Nodes {
+			if n.State != c.State {
+				off = append(off, n.Label()+" "+n.State.String())
 			}
 		}
 		if len(off) > 0 {
 			return false, strings.Join(off, ", ")
 		}
-		return true, fmt.Sprintf("all %d nodes %s", len(nodes), e.GetState())
-	case v1.ExpectationKind_NODE_STATE:
-		for _, n := range snap.GetNodes() {
-			if n.GetId() == e.GetTarget() || n.GetName() == e.GetTarget() {
-				return n.GetState() == e.GetState(), nodeName(n) + " is " + n.GetState().String()
+		return true, fmt.Sprintf("all %d nodes %s", len(h.Nodes), c.State)
+	case subject.CheckNode:
+		for _, n := range h.Nodes {
+			if n.ID == c.Target || n.Name == c.Target {
+				return n.State == c.State, n.Label() + " is " + n.State.String()
 			}
 		}
-		return false, "node " + e.GetTarget() + " not reported"
-	case v1.ExpectationKind_METRIC_ABOVE, v1.ExpectationKind_METRIC_BELOW:
-		for _, m := range snap.GetMetrics() {
-			if m.GetName() != e.GetTarget() {
+		return false, "node " + c.Target + " not reported"
+	case subject.CheckMetricAbove, subject.CheckMetricBelow:
+		for _, m := range h.Metrics {
+			if m.Name != c.Target {
 				continue
 			}
-			met := m.GetValue() > e.GetThreshold()
-			if e.GetKind() == v1.ExpectationKind_METRIC_BELOW {
-				met = m.GetValue() < e.GetThreshold()
+			met := m.Value > c.Threshold
+			if c.Kind == subject.CheckMetricBelow {
+				met = m.Value < c.Threshold
 			}
-			return met, fmt.Sprintf("%s = %s%s", m.GetName(), formatFloat(m.GetValue()), unit(m.GetUnit()))
+			return met, fmt.Sprintf("%s = %s%s", m.Name, formatFloat(m.Value), unit(m.Unit))
 		}
-		return false, "metric " + e.GetTarget() + " not reported"
+		return false, "metric " + c.Target + " not reported"
 	default:
-		return false, fmt.Sprintf("unknown expectation kind %d", e.GetKind())
+		return false, fmt.Sprintf("unknown check kind %d", c.Kind)
 	}
 }
 
-// Describe returns the expectation's own description or writes one, e.g.
-// "violation node_down present within 10s" or "all nodes UP within 5s".
-func Describe(e *sdk.Expectation) string {
-	if d := e.GetDescription(); d != "" {
-		return d
+// Describe returns the expectation's own description or writes one that
+// says its mode, e.g. "node_down present within 10s", "holds for 20s: no
+// split_brain", "before the fault: all nodes UP (within 30s)".
+func Describe(e subject.Expectation) string {
+	if e.Description != "" {
+		return e.Description
 	}
-	within := " within " + FormatDuration(e.GetWithin().AsDuration())
-	switch e.GetKind() {
-	case v1.ExpectationKind_VIOLATION_PRESENT:
-		return "violation " + violationName(e.GetInvariant(), e.GetTarget()) + " present" + within
-	case v1.ExpectationKind_VIOLATION_ABSENT:
-		if e.GetInvariant() == "" && e.GetTarget() == "" {
-			return "no violations" + within
+	what := DescribeCheck(e.Check)
+	within := FormatDuration(e.Within)
+	switch e.Mode {
+	case subject.Holds:
+		if e.WhileFault {
+			return "holds while the fault is active: " + what
 		}
-		return "no violation " + violationName(e.GetInvariant(), e.GetTarget()) + within
-	case v1.ExpectationKind_ALL_NODES_STATE:
-		return "all nodes " + e.GetState().String() + within
-	case v1.ExpectationKind_NODE_STATE:
-		return "node " + e.GetTarget() + " " + e.GetState().String() + within
-	case v1.ExpectationKind_METRIC_ABOVE:
-		return "metric " + e.GetTarget() + " > " + formatFloat(e.GetThreshold()) + within
-	case v1.ExpectationKind_METRIC_BELOW:
-		return "metric " + e.GetTarget() + " < " + formatFloat(e.GetThreshold()) + within
+		return "holds for " + within + ": " + what
+	case subject.Before:
+		return "before the fault: " + what + " (within " + within + ")"
+	case subject.After:
+		return "after the revert: " + what + " within " + within
 	default:
-		return fmt.Sprintf("unknown expectation kind %d", e.GetKind())
+		return what + " within " + within
+	}
+}
+
+// DescribeCheck writes what a check looks for: "violation node_down
+// present", "all nodes UP", "metric p99_ms < 50".
+func DescribeCheck(c subject.Check) string {
+	switch c.Kind {
+	case subject.CheckViolationPresent:
+		return "violation " + violationName(c.Invariant, c.Target) + " present"
+	case subject.CheckViolationAbsent:
+		if c.Invariant == "" && c.Target == "" {
+			return "no violations"
+		}
+		return "no violation " + violationName(c.Invariant, c.Target)
+	case subject.CheckAllNodes:
+		return "all nodes " + c.State.String()
+	case subject.CheckNode:
+		return "node " + c.Target + " " + c.State.String()
+	case subject.CheckMetricAbove:
+		return "metric " + c.Target + " > " + formatFloat(c.Threshold)
+	case subject.CheckMetricBelow:
+		return "metric " + c.Target + " < " + formatFloat(c.Threshold)
+	default:
+		return fmt.Sprintf("unknown check kind %d", c.Kind)
 	}
 }
 
@@ -118,23 +136,22 @@ func FormatDuration(d time.Duration) string {
 
 // findViolation returns the first violation of invariant (any, if empty)
 // on target (any, if empty), or nil.
-func findViolation(snap *sdk.HealthSnapshot, invariant, target string) *sdk.Violation {
-	for _, v := range snap.GetViolations() {
-		if (invariant == "" || v.GetInvariant() == invariant) && (target == "" || v.GetTarget() == target) {
-			return v
+func findViolation(h *subject.Health, invariant, target string) *subject.Violation {
+	for i, v := range h.Violations {
+		if (invariant == "" || v.Invariant == invariant) && (target == "" || v.Target == target) {
+			return &h.Violations[i]
 		}
 	}
 	return nil
 }
 
-func listViolations(snap *sdk.HealthSnapshot) string {
-	vs := snap.GetViolations()
-	if len(vs) == 0 {
+func listViolations(h *subject.Health) string {
+	if len(h.Violations) == 0 {
 		return "none"
 	}
-	names := make([]string, len(vs))
-	for i, v := range vs {
-		names[i] = violationName(v.GetInvariant(), v.GetTarget())
+	names := make([]string, len(h.Violations))
+	for i, v := range h.Violations {
+		names[i] = v.Name()
 	}
 	return strings.Join(names, ", ")
 }
@@ -152,13 +169,6 @@ func orAny(invariant string) string {
 		return "any"
 	}
 	return invariant
-}
-
-func nodeName(n *sdk.Node) string {
-	if n.GetName() != "" {
-		return n.GetName()
-	}
-	return n.GetId()
 }
 
 func unit(u string) string {

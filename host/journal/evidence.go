@@ -268,10 +268,10 @@ func observedSeries(j *Journal) map[string]MetricSeries {
 }
 
 // Observed is m as evidence compares it, and as a chart should show it: a
-// cumulative counter (a running total that never decreases, in a unit
-// that is not already a rate) becomes its rate per second, so a counter
-// growing as usual is not taken for an effect. Other series are returned
-// as they are.
+// counter (declared so by its plugin; in journals older than protocol 2, a
+// running total that never decreases, in a unit that is not already a
+// rate) becomes its rate per second, so a counter growing as usual is not
+// taken for an effect. Other series are returned as they are.
 func Observed(m MetricSeries) MetricSeries {
 	if isCounter(m) {
 		return rates(m)
@@ -280,6 +280,9 @@ func Observed(m MetricSeries) MetricSeries {
 }
 
 func isCounter(m MetricSeries) bool {
+	if m.Kind != "" {
+		return m.Kind == "counter" && len(m.Points) >= 2
+	}
 	if strings.Contains(m.Unit, "/") || len(m.Points) < 3 {
 		return false
 	}
@@ -293,7 +296,7 @@ func isCounter(m MetricSeries) bool {
 
 // rates turns a running total into per-second rates between samples.
 func rates(m MetricSeries) MetricSeries {
-	r := MetricSeries{Name: m.Name, Unit: m.Unit + "/s"}
+	r := MetricSeries{Name: m.Name, Unit: m.Unit + "/s", Kind: "rate"}
 	for k := 1; k < len(m.Points); k++ {
 		dt := m.Points[k].At.Sub(m.Points[k-1].At).Seconds()
 		if dt <= 0 {

@@ -6,6 +6,7 @@ package journal
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -18,7 +19,7 @@ const (
 )
 
 // Journal is one run. Field names are the report's JSON contract
-// (DESIGN.md, "CLI contract"): add fields, never rename them.
+// (docs/ARCHITECTURE.md, "CLI contract"): add fields, never rename them.
 type Journal struct {
 	Subject        string            `json:"subject"`
 	SubjectVersion string            `json:"subject_version"`
@@ -51,27 +52,43 @@ type Chapter struct {
 
 // Expectation is one check's outcome.
 type Expectation struct {
-	Description string     `json:"description"`
-	Met         bool       `json:"met"`
-	MetAt       *time.Time `json:"met_at,omitempty"`
-	Deadline    time.Time  `json:"deadline"`
+	Description string `json:"description"`
+	// Mode is eventually, holds, before or after.
+	Mode  string     `json:"mode,omitempty"`
+	Met   bool       `json:"met"`
+	MetAt *time.Time `json:"met_at,omitempty"`
+	// Deadline is when it timed out or, for holds, when its window ends
+	// (zero for a hold lasting while the fault is active).
+	Deadline time.Time `json:"deadline"`
+	// BrokenAt is when a holds expectation saw a snapshot that broke it;
+	// Reason then says what that snapshot showed.
+	BrokenAt *time.Time `json:"broken_at,omitempty"`
 	// Reason says why it failed (timed out, what the last snapshot showed).
 	Reason string `json:"reason,omitempty"`
 }
 
 // Chaos is one injection and its revert.
 type Chaos struct {
-	Name       string     `json:"name"`
-	Type       string     `json:"type"`
-	Target     string     `json:"target"`
-	Handle     string     `json:"handle"`
+	Name string `json:"name"`
+	// Type is the fault kind (CONTAINER_KILL, LEADER_KILL, ...).
+	Type string `json:"type"`
+	// Target is the target hit; RequestedTarget what the chapter asked
+	// for (empty: the plugin chose).
+	Target          string            `json:"target"`
+	RequestedTarget string            `json:"requested_target,omitempty"`
+	Params          map[string]string `json:"params,omitempty"`
+	Description     string            `json:"description,omitempty"`
+	DurationMS      int64             `json:"duration_ms,omitempty"` // 0: until reverted
+	// Handle reverts the fault; it stays in the chaos log, out of reports.
+	Handle     string     `json:"-"`
 	Chapter    int        `json:"chapter"`
-	Detail     string     `json:"detail,omitempty"`
+	Detail     string     `json:"detail,omitempty"` // the plugin's line on injecting
 	InjectedAt time.Time  `json:"injected_at"`
 	RevertedAt *time.Time `json:"reverted_at"`
-	// RevertedBy: duration | chapter | exit | recover.
-	RevertedBy  string `json:"reverted_by,omitempty"`
-	RevertError string `json:"revert_error,omitempty"`
+	// RevertedBy: duration | chapter | exit | crash | recover.
+	RevertedBy   string `json:"reverted_by,omitempty"`
+	RevertDetail string `json:"revert_detail,omitempty"` // the plugin's line on reverting
+	RevertError  string `json:"revert_error,omitempty"`
 	// Evidence is what health showed before, during and after the fault;
 	// filled by (*Journal).AddEvidence once the run is over.
 	Evidence *Evidence `json:"evidence,omitempty"`
@@ -105,8 +122,11 @@ type NodeTransition struct {
 
 // MetricSeries is a metric's values over the run, sampled at most once a second.
 type MetricSeries struct {
-	Name   string  `json:"name"`
-	Unit   string  `json:"unit,omitempty"`
+	Name string `json:"name"`
+	Unit string `json:"unit,omitempty"`
+	// Kind is gauge, counter (a monotonic total, charted as its rate) or
+	// rate; empty in journals older than protocol 2.
+	Kind   string  `json:"kind,omitempty"`
 	Points []Point `json:"points"`
 }
 
@@ -118,9 +138,11 @@ type Point struct {
 
 // Event is one timestamped line of what happened.
 type Event struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"` // see the Kind constants
-	Message string    `json:"message"`
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // see the Kind constants
+	// Severity is WARNING or CRITICAL; empty for ordinary lines.
+	Severity string `json:"severity,omitempty"`
+	Message  string `json:"message"`
 }
 
 // Event kinds.
@@ -137,16 +159,14 @@ const (
 	KindTeardown  = "teardown"
 )
 
-// Write saves the journal as indented JSON.
-func (j *Journal) Write(path string) error {
+// Encode writes the journal as indented JSON.
+func (j *Journal) Encode(w io.Writer) error {
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	return nil
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // Read loads a journal written by Write.

@@ -19,8 +19,36 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/internal/wire"
 )
+
+// The handshake (docs/PROTOCOL.md). The cookie is the same for every
+// protocol version, so a plugin of another version is told about the
+// version rather than taken for a stranger.
+const (
+	ProtocolVersion  = 2
+	MagicCookieKey   = "DEMOHOST_PLUGIN"
+	MagicCookieValue = "subject-v1-5c1e0b7a"
+	pluginName       = "subject"
+)
+
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   MagicCookieKey,
+	MagicCookieValue: MagicCookieValue,
+}
+
+// hostPlugin is the go-plugin shim of the host's side: it hands out a
+// *Client for the connection.
+type hostPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (hostPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("the host does not serve subjects")
+}
+
+func (hostPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return NewClient(wire.NewSubjectClient(c)), nil
+}
 
 // Defaults of Config.
 const (
@@ -51,7 +79,7 @@ type Config struct {
 // Plugin is a running subject plugin. Close it on every exit path.
 type Plugin struct {
 	// Subject is the plugin's side of the contract.
-	Subject *sdk.Client
+	Subject *Client
 	client  *plugin.Client
 	cmd     *exec.Cmd
 	closed  sync.Once
@@ -95,8 +123,8 @@ func Launch(cfg Config) (*Plugin, error) {
 	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
 	// reverting on its own.
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
+		HandshakeConfig:  handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: hostPlugin{}}},
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -116,12 +144,12 @@ func Launch(cfg Config) (*Plugin, error) {
 		p.Close()
 		return nil, launchError(cfg, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(pluginName)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: %w", cfg.Path, err)
 	}
-	sub, ok := raw.(*sdk.Client)
+	sub, ok := raw.(*Client)
 	if !ok {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s served %T, not a demohost subject: rebuild it with this demohost's sdk", cfg.Path, raw)
@@ -211,7 +239,7 @@ func launchError(cfg Config, err error) error {
 		if m := pluginVersionRE.FindStringSubmatch(msg); m != nil {
 			theirs = m[1]
 		}
-		return fmt.Errorf("plugin %s speaks demohost protocol %s, this demohost speaks protocol %d: rebuild the plugin against this demohost's sdk (or use a demohost of protocol %s)", path, theirs, sdk.ProtocolVersion, theirs)
+		return fmt.Errorf("plugin %s speaks demohost protocol %s, this demohost speaks protocol %d: rebuild the plugin against this demohost's sdk (or use a demohost of protocol %s)", path, theirs, ProtocolVersion, theirs)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("plugin %s did not finish the handshake within %s: its main must call sdk.Serve and print nothing before it (its stderr is in the log file)", path, cfg.StartTimeout)
 	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):

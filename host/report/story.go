@@ -46,10 +46,16 @@ func faultLine(c journal.Chaos) string {
 	if c.Target != "" {
 		fmt.Fprintf(&b, " on %s", c.Target)
 	}
+	for _, k := range sortedKeys(c.Params) {
+		fmt.Fprintf(&b, ", %s=%s", k, c.Params[k])
+	}
 	if c.RevertedAt != nil {
 		fmt.Fprintf(&b, ", %s", duration(c.RevertedAt.Sub(c.InjectedAt)))
 	}
 	b.WriteString(")")
+	if c.RevertDetail != "" {
+		fmt.Fprintf(&b, "; reverted by %s: %s", c.RevertedBy, c.RevertDetail)
+	}
 	if ev == nil {
 		return b.String()
 	}

@@ -3,125 +3,127 @@ package runner
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/demohost/demohost/host/expect"
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/subject"
 )
 
-// Why a fault was reverted (journal.Chaos.RevertedBy).
-const (
-	revertedByDuration = "duration"
-	revertedByChapter  = "chapter"
-	revertedByExit     = "exit"
-)
+// activeFault is an injected fault not yet reverted.
+type activeFault struct {
+	id      int // in the ledger
+	chapter int
+	fault   subject.Fault
+	target  string
+	at      time.Time
+	until   time.Time // zero: until reverted
+}
 
-// inject asks the plugin for the fault of chapter i and journals it; it
+// inject asks the plugin, through the ledger, for chapter i's fault; it
 // returns when the fault started.
-func (u *run) inject(i int, cfg *sdk.ChaosConfig) (time.Time, error) {
+func (u *run) inject(i int, f subject.Fault) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.RPCTimeout)
 	defer cancel()
-	inj, err := u.subject.InjectChaos(ctx, cfg)
-	now := time.Now()
+	id, rec, err := u.ledger.Inject(ctx, u.plugin, i, f)
 	if err != nil {
-		return now, err
+		return time.Now(), err
 	}
-	entry := journal.Chaos{
-		Name:       cfg.GetName(),
-		Type:       cfg.GetType().String(),
-		Target:     inj.GetTarget(),
-		Handle:     inj.GetHandle(),
-		Chapter:    i,
-		Detail:     inj.GetDetail(),
-		InjectedAt: now,
+	a := activeFault{id: id, chapter: i, fault: f, target: rec.Target, at: rec.InjectedAt}
+	msg := fmt.Sprintf("injected %s on %s", faultLabel(f), rec.Target)
+	if rec.Detail != "" {
+		msg += ": " + rec.Detail
 	}
-	if entry.Target == "" {
-		entry.Target = cfg.GetTarget()
+	if f.Duration > 0 {
+		a.until = rec.InjectedAt.Add(f.Duration)
+		msg += ", reverting in " + expect.FormatDuration(f.Duration)
+		u.after(f.Duration, func(u *run) { u.revertID(id, ledger.ByDuration) })
 	}
-	u.j.Chaos = append(u.j.Chaos, entry)
-	f := activeFault{entry: len(u.j.Chaos) - 1, cfg: cfg}
-	if u.cfg.ChaosLog != nil {
-		if err := u.cfg.ChaosLog.Injected(entry); err != nil {
-			u.event(journal.KindError, "chaos log: "+err.Error())
-		}
-	}
-	msg := fmt.Sprintf("injected %s (%s) on %s", chaosName(cfg), entry.Type, entry.Target)
-	if entry.Detail != "" {
-		msg += ": " + entry.Detail
-	}
-	if d := cfg.GetDuration().AsDuration(); d > 0 {
-		f.until = now.Add(d)
-		msg += ", reverting in " + expect.FormatDuration(d)
-		u.after(d, func(u *run) { u.revertEntry(f.entry, revertedByDuration) })
-	}
-	u.active = append(u.active, f)
-	u.event(journal.KindChaos, msg)
-	return now, nil
+	u.active = append(u.active, a)
+	u.eventSev(journal.KindChaos, subject.Warning, msg)
+	return rec.InjectedAt, nil
 }
 
-// revertAll reverts every active fault, oldest first.
-func (u *run) revertAll(by string) {
-	for _, f := range append([]activeFault(nil), u.active...) {
-		u.revert(f, by)
+// faultLabel is "name (KIND, k=v, ...)" or "KIND (k=v)".
+func faultLabel(f subject.Fault) string {
+	var parts []string
+	if f.Name != "" {
+		parts = append(parts, f.Kind)
+	}
+	keys := make([]string, 0, len(f.Params))
+	for k := range f.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+"="+f.Params[k])
+	}
+	label := f.Label()
+	if len(parts) > 0 {
+		label += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return label
+}
+
+// revertAll reverts every active fault, newest first.
+func (u *run) revertAll(why ledger.Reason) {
+	for k := len(u.active) - 1; k >= 0 && k < len(u.active); k-- {
+		u.revert(u.active[k], why)
 	}
 }
 
-// revertEntry reverts journal entry entry if it is still active.
-func (u *run) revertEntry(entry int, by string) {
-	for _, f := range u.active {
-		if f.entry == entry {
-			u.revert(f, by)
+// revertID reverts fault id if it is still active.
+func (u *run) revertID(id int, why ledger.Reason) {
+	for _, a := range u.active {
+		if a.id == id {
+			u.revert(a, why)
 			return
 		}
 	}
 }
 
 // revert undoes one fault, with its own timeout and a context that the
-// first Quit does not cancel, and journals the outcome. A fault whose revert failed stays
-// active (so exit tries again) unless this was the exit attempt.
-func (u *run) revert(f activeFault, by string) {
+// first Quit does not cancel, and says what happened. A fault whose revert
+// failed stays active (exit tries again) unless this was the exit attempt:
+// then it stays in the chaos log for `demohost recover`.
+func (u *run) revert(a activeFault, why ledger.Reason) {
 	ctx, cancel := context.WithTimeout(u.cleanup, u.cfg.RPCTimeout)
 	defer cancel()
-	e := &u.j.Chaos[f.entry]
-	detail, err := u.subject.RevertChaos(ctx, e.Handle, f.cfg)
-	e.RevertedBy = by
+	detail, err := u.ledger.Revert(ctx, u.plugin, a.id, why)
 	if err != nil {
-		e.RevertError = err.Error()
-		if by == revertedByExit {
-			u.removeActive(f.entry)
+		if why == ledger.ByExit {
+			// Nothing tries again in this run: the ledger keeps it unreverted
+			// for the crash path or `demohost recover`.
+			u.removeActive(a.id)
 		}
-		u.pluginFailed(fmt.Sprintf("revert %s on %s", chaosName(f.cfg), e.Target), err)
+		what := fmt.Sprintf("revert %s on %s", faultLabel(a.fault), a.target)
+		if fatal(err) {
+			u.pluginFailed(what, err)
+		} else {
+			u.eventSev(journal.KindError, subject.Critical, what+" failed: "+err.Error())
+			if u.frontier >= 0 && !u.chapters[u.frontier].left {
+				u.chapters[u.frontier].fail(what + " failed: " + err.Error())
+			}
+		}
 		return
 	}
-	e.RevertError = ""
-	e.RevertedAt = timePtr(time.Now())
-	u.removeActive(f.entry)
-	if u.cfg.ChaosLog != nil {
-		if err := u.cfg.ChaosLog.Reverted(*e); err != nil {
-			u.event(journal.KindError, "chaos log: "+err.Error())
-		}
-	}
-	msg := fmt.Sprintf("reverted %s on %s (%s)", chaosName(f.cfg), e.Target, by)
+	u.removeActive(a.id)
+	msg := fmt.Sprintf("reverted %s on %s (%s)", faultLabel(a.fault), a.target, why)
 	if detail != "" {
 		msg += ": " + detail
 	}
 	u.event(journal.KindRevert, msg)
+	u.faultReverted(a, time.Now())
 }
 
-func (u *run) removeActive(entry int) {
-	for k, f := range u.active {
-		if f.entry == entry {
+func (u *run) removeActive(id int) {
+	for k, a := range u.active {
+		if a.id == id {
 			u.active = append(u.active[:k:k], u.active[k+1:]...)
 			return
 		}
 	}
-}
-
-// chaosName is the fault's name, or its type when it has none.
-func chaosName(cfg *sdk.ChaosConfig) string {
-	if cfg.GetName() != "" {
-		return cfg.GetName()
-	}
-	return cfg.GetType().String()
 }

@@ -7,7 +7,8 @@ import (
 
 	"github.com/demohost/demohost/host/expect"
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // Chapter statuses besides the journal's final ones.
@@ -19,42 +20,38 @@ const maxStatusLines = 50
 // chapterRun is one chapter's progress. A chapter is entered at most once;
 // Prev only shows its stored state again.
 type chapterRun struct {
-	ch             *sdk.Chapter
+	index          int
+	ch             subject.Chapter
 	status         string // "", running, passed, failed, skipped
 	entered, left  bool
 	startedAt      time.Time
 	finishedAt     time.Time
 	countdownUntil time.Time // zero: no countdown running
-	actionRunning  bool
-	dwelling       bool // headless: waiting out Dwell
-	lines          []string
-	exps           []*expectationRun
-	err            string // the chapter failed outside its expectations
+	// steadyWait: the countdown is over and the injection waits for the
+	// chapter's before expectations.
+	steadyWait    bool
+	actionRunning bool
+	dwelling      bool // headless: waiting out Dwell
+	lines         []StatusLine
+	exps          []*expectationRun
+	err           string // the chapter failed outside its expectations
 }
 
-// expectationRun is one expectation's progress.
-type expectationRun struct {
-	exp      *sdk.Expectation
-	desc     string
-	state    ExpectationState
-	armedAt  time.Time // zero until its clock starts (after the chaos)
-	deadline time.Time
-	metAt    time.Time
-	reason   string // what the latest snapshot showed
-}
-
-func newChapterRun(c *sdk.Chapter) *chapterRun {
-	cr := &chapterRun{ch: c}
-	for _, e := range c.GetExpectations() {
+func newChapterRun(i int, c subject.Chapter) *chapterRun {
+	cr := &chapterRun{index: i, ch: c}
+	for _, e := range c.Expectations {
 		cr.exps = append(cr.exps, &expectationRun{exp: e, desc: expect.Describe(e)})
 	}
 	return cr
 }
 
-// busy reports whether the countdown or the on-enter action still runs.
-func (c *chapterRun) busy() bool { return !c.countdownUntil.IsZero() || c.actionRunning }
+// busy reports whether the countdown, the wait for the steady state or the
+// on-enter action still runs.
+func (c *chapterRun) busy() bool {
+	return !c.countdownUntil.IsZero() || c.steadyWait || c.actionRunning
+}
 
-// resolved reports whether every expectation is met or timed out.
+// resolved reports whether every expectation has an outcome.
 func (c *chapterRun) resolved() bool {
 	for _, e := range c.exps {
 		if e.state == Pending {
@@ -64,23 +61,31 @@ func (c *chapterRun) resolved() bool {
 	return true
 }
 
-// finalStatus is passed if every expectation was met, failed if one timed
-// out (or the chapter failed otherwise), skipped if one is still pending.
+// fail marks the chapter failed for a reason outside its expectations (the
+// first reason is kept).
+func (c *chapterRun) fail(why string) {
+	if c.err == "" {
+		c.err = why
+	}
+}
+
+// finalStatus is passed if every expectation was met, failed if one failed
+// (or the chapter failed otherwise), skipped if one is still pending.
 func (c *chapterRun) finalStatus() string {
 	if !c.entered {
 		return journal.Skipped
 	}
+	if c.err != "" {
+		return journal.Failed
+	}
 	status := journal.Passed
 	for _, e := range c.exps {
 		switch e.state {
-		case TimedOut:
+		case TimedOut, Broken:
 			return journal.Failed
-		case Pending:
+		case Pending, NotChecked:
 			status = journal.Skipped
 		}
-	}
-	if c.err != "" {
-		return journal.Failed
 	}
 	return status
 }
@@ -96,11 +101,14 @@ func (u *run) next() {
 		return
 	}
 	c := u.chapters[u.frontier]
-	if c.ch.GetBlocksAdvance() && c.busy() {
-		if !c.countdownUntil.IsZero() {
+	if c.ch.BlocksAdvance && c.busy() {
+		switch {
+		case !c.countdownUntil.IsZero():
 			left := (time.Until(c.countdownUntil) + time.Second - 1).Truncate(time.Second)
 			u.setNotice(fmt.Sprintf("wait: chaos countdown %s", expect.FormatDuration(left)))
-		} else {
+		case c.steadyWait:
+			u.setNotice("wait: the steady state comes before the fault")
+		default:
 			u.setNotice("wait: action still running")
 		}
 		return
@@ -132,8 +140,9 @@ func (u *run) advance() {
 	u.enter(u.frontier + 1)
 }
 
-// enter starts chapter i: revert (if asked), countdown and chaos, then the
-// on-enter action; expectations start their clocks with the chaos.
+// enter starts chapter i: revert (if asked), the steady-state checks and
+// the countdown, the fault, then the on-enter action; the expectations'
+// clocks start as their modes say.
 func (u *run) enter(i int) {
 	c := u.chapters[i]
 	following := u.view == u.frontier
@@ -142,30 +151,32 @@ func (u *run) enter(i int) {
 		u.view = i
 	}
 	c.entered, c.status, c.startedAt = true, statusRunning, time.Now()
-	u.event(journal.KindChapter, fmt.Sprintf("chapter %d/%d: %s", i+1, len(u.chapters), c.ch.GetTitle()))
-	if c.ch.GetRevertChaos() {
-		u.revertAll(revertedByChapter)
+	u.event(journal.KindChapter, fmt.Sprintf("chapter %d/%d: %s", i+1, len(u.chapters), c.ch.Title))
+	if c.ch.RevertChaos {
+		u.revertAll(ledger.ByChapter)
+		u.arm(c, subject.After, time.Now())
 	}
-	if c.ch.GetChaos() == nil {
+	u.arm(c, subject.Before, time.Now())
+	if c.ch.Fault == nil {
 		u.startChapter(i, time.Now())
 		return
 	}
-	if d := c.ch.GetChaosCountdown().AsDuration(); d > 0 {
+	if d := c.ch.Countdown; d > 0 {
 		c.countdownUntil = time.Now().Add(d)
-		u.event(journal.KindChaos, fmt.Sprintf("%s in %s", chaosName(c.ch.GetChaos()), expect.FormatDuration(d)))
+		u.event(journal.KindChaos, fmt.Sprintf("%s in %s", c.ch.Fault.Label(), expect.FormatDuration(d)))
 		u.tick(i)
 		return
 	}
-	u.injectAndStart(i)
+	u.countdownOver(i)
 }
 
-// tick wakes the countdown at each whole second left, and injects at zero.
+// tick wakes the countdown at each whole second left.
 func (u *run) tick(i int) {
 	c := u.chapters[i]
 	left := time.Until(c.countdownUntil)
 	if left <= 0 {
 		c.countdownUntil = time.Time{}
-		u.injectAndStart(i)
+		u.countdownOver(i)
 		return
 	}
 	wait := left % time.Second
@@ -179,104 +190,97 @@ func (u *run) tick(i int) {
 	})
 }
 
-// injectAndStart injects chapter i's chaos, then starts the chapter.
+// countdownOver injects chapter i's fault once its before expectations are
+// met, waiting for them if need be.
+func (u *run) countdownOver(i int) {
+	c := u.chapters[i]
+	if c.pending(subject.Before) {
+		c.steadyWait = true
+		u.event(journal.KindChaos, c.ch.Fault.Label()+" waits for the steady state")
+		return
+	}
+	u.injectAndStart(i)
+}
+
+// injectAndStart injects chapter i's fault, then starts the chapter. A
+// failed injection fails the chapter only, unless it is fatal.
 func (u *run) injectAndStart(i int) {
 	c := u.chapters[i]
-	at, err := u.inject(i, c.ch.GetChaos())
+	c.steadyWait = false
+	at, err := u.inject(i, *c.ch.Fault)
 	if err != nil {
 		if u.ctx.Err() != nil {
 			return // quitting; the loop stops next
 		}
-		c.err = "inject chaos: " + err.Error()
-		u.pluginFailed("inject chaos "+chaosName(c.ch.GetChaos()), err)
+		what := "inject " + faultLabel(*c.ch.Fault)
+		c.fail(what + " failed: " + err.Error())
+		if fatal(err) {
+			u.pluginFailed(what, err)
+		} else {
+			u.eventSev(journal.KindError, subject.Critical, fmt.Sprintf("chapter %d: %s failed: %s", i+1, what, err))
+		}
+		u.skipChecks(c, "not checked: the fault was not injected")
+		u.maybeAdvance(i)
+		return
 	}
 	u.startChapter(i, at)
 }
 
-// startChapter starts the expectations' clocks at from and the on-enter action.
+// skipFault gives up chapter i's fault: a before expectation failed, so the
+// steady state the fault needs was never seen.
+func (u *run) skipFault(i int, why string) {
+	c := u.chapters[i]
+	c.countdownUntil, c.steadyWait = time.Time{}, false
+	c.fail("fault not injected: " + why)
+	u.eventSev(journal.KindChaos, subject.Warning, fmt.Sprintf("%s not injected: %s", c.ch.Fault.Label(), why))
+	u.skipChecks(c, "not checked: the fault was not injected")
+}
+
+// startChapter starts the expectations that run from the fault (or the
+// chapter's start) and the on-enter action.
 func (u *run) startChapter(i int, from time.Time) {
 	c := u.chapters[i]
-	for k, e := range c.exps {
-		within := e.exp.GetWithin().AsDuration()
-		e.armedAt, e.deadline = from, from.Add(within)
-		u.after(time.Until(e.deadline), func(u *run) { u.expire(i, k) })
-	}
-	if !c.ch.GetHasAction() {
+	u.arm(c, subject.Eventually, from)
+	u.arm(c, subject.Holds, from)
+	if !c.ch.HasAction {
 		u.maybeAdvance(i)
 		return
 	}
 	ctx, cancel := context.WithCancel(u.ctx)
 	u.actionCancel = cancel
 	c.actionRunning = true
-	subject := u.subject
+	plugin := u.plugin
 	go func() {
-		err := subject.EnterChapter(ctx, i, func(ev *sdk.ChapterEvent) {
-			u.r.send(func(u *run) { u.actionStatus(i, ev.GetMessage()) })
+		err := plugin.EnterChapter(ctx, c.ch.ID, func(l subject.Line) {
+			u.r.send(func(u *run) { u.actionStatus(i, l) })
 		})
 		u.r.send(func(u *run) { u.actionEnded(i, err, ctx.Err() != nil) })
 	}()
 }
 
-func (u *run) actionStatus(i int, msg string) {
+func (u *run) actionStatus(i int, l subject.Line) {
 	c := u.chapters[i]
-	c.lines = append(c.lines, msg)
+	c.lines = append(c.lines, StatusLine(l))
 	if len(c.lines) > maxStatusLines {
-		c.lines = append([]string(nil), c.lines[len(c.lines)-maxStatusLines:]...)
+		c.lines = append([]StatusLine(nil), c.lines[len(c.lines)-maxStatusLines:]...)
 	}
-	u.event(journal.KindStatus, msg)
+	u.eventSev(journal.KindStatus, l.Severity, l.Message)
 }
 
+// actionEnded settles the on-enter action: an error fails the chapter and
+// the run goes on, unless the error is fatal or the plugin is gone.
 func (u *run) actionEnded(i int, err error, cancelled bool) {
 	c := u.chapters[i]
 	c.actionRunning = false
 	if err != nil && !cancelled {
-		c.err = "on-enter action: " + err.Error()
-		u.pluginFailed(fmt.Sprintf("chapter %d action", i+1), err)
-	}
-	u.maybeAdvance(i)
-}
-
-// expire times out expectation k of chapter i if it is still pending.
-func (u *run) expire(i, k int) {
-	c := u.chapters[i]
-	e := c.exps[k]
-	if c.left || e.state != Pending {
-		return
-	}
-	e.state = TimedOut
-	if e.reason == "" {
-		e.reason = "no health snapshot since the chapter started"
-	}
-	e.reason = "timed out; last seen: " + e.reason
-	u.event(journal.KindExpect, "timed out: "+e.desc+" ("+e.reason+")")
-	u.maybeAdvance(i)
-}
-
-// evaluate checks the newest chapter's pending expectations against snap.
-func (u *run) evaluate(snap *sdk.HealthSnapshot, now time.Time) {
-	if u.frontier < 0 {
-		return
-	}
-	i := u.frontier
-	c := u.chapters[i]
-	if c.left {
-		return
-	}
-	takenAt := now
-	if snap.GetTakenAt() != nil {
-		takenAt = snap.GetTakenAt().AsTime()
-	}
-	for _, e := range c.exps {
-		// Only snapshots taken after the clock started count: an older one
-		// may predate the chaos.
-		if e.state != Pending || e.armedAt.IsZero() || takenAt.Before(e.armedAt) {
-			continue
-		}
-		met, reason := expect.Evaluate(e.exp, snap)
-		e.reason = reason
-		if met {
-			e.state, e.metAt = Met, now
-			u.event(journal.KindExpect, "met: "+e.desc+" ("+reason+")")
+		c.fail("on-enter action failed: " + err.Error())
+		if fatal(err) {
+			u.pluginFailed(fmt.Sprintf("chapter %d action", i+1), err)
+		} else {
+			u.eventSev(journal.KindError, subject.Critical, fmt.Sprintf("chapter %d failed: its on-enter action: %s", i+1, err))
+			if i == u.view {
+				u.setNotice(fmt.Sprintf("chapter %d failed: %s", i+1, err))
+			}
 		}
 	}
 	u.maybeAdvance(i)
@@ -291,7 +295,7 @@ func (u *run) maybeAdvance(i int) {
 	if i != u.frontier || c.left || c.busy() || u.finished || u.phase != PhaseRunning {
 		return
 	}
-	if c.ch.GetAutoAdvance() && c.resolved() {
+	if c.ch.AutoAdvance && c.resolved() {
 		u.advance()
 		return
 	}
@@ -324,10 +328,10 @@ func (u *run) leave(i int) {
 		u.actionCancel()
 	}
 	c.left = true
-	c.countdownUntil = time.Time{}
+	c.countdownUntil, c.steadyWait = time.Time{}, false
 	c.finishedAt = time.Now()
 	c.status = c.finalStatus()
-	msg := fmt.Sprintf("chapter %d %s: %s", i+1, c.status, c.ch.GetTitle())
+	msg := fmt.Sprintf("chapter %d %s: %s", i+1, c.status, c.ch.Title)
 	if c.err != "" {
 		msg += " (" + c.err + ")"
 	}
@@ -335,10 +339,10 @@ func (u *run) leave(i int) {
 }
 
 // journal is the chapter's outcome for the report.
-func (c *chapterRun) journal(i int) journal.Chapter {
+func (c *chapterRun) journal() journal.Chapter {
 	out := journal.Chapter{
-		Index:        i,
-		Title:        c.ch.GetTitle(),
+		Index:        c.index,
+		Title:        c.ch.Title,
 		Status:       c.finalStatus(),
 		Expectations: []journal.Expectation{},
 		Error:        c.err,
@@ -353,29 +357,9 @@ func (c *chapterRun) journal(i int) journal.Chapter {
 		out.FinishedAt = timePtr(c.finishedAt)
 	}
 	for _, e := range c.exps {
-		je := journal.Expectation{Description: e.desc, Met: e.state == Met, Deadline: e.deadline}
-		switch {
-		case e.state == Met:
-			je.MetAt = timePtr(e.metAt)
-		case !c.entered:
-			je.Reason = "chapter not reached"
-		case e.state == Pending && e.armedAt.IsZero():
-			je.Reason = "not checked: the chaos was never injected"
-		case e.state == Pending:
-			je.Reason = "still pending when the chapter ended; last seen: " + orNone(e.reason)
-		default:
-			je.Reason = e.reason
-		}
-		out.Expectations = append(out.Expectations, je)
+		out.Expectations = append(out.Expectations, e.journal(c.entered))
 	}
 	return out
 }
 
 func timePtr(t time.Time) *time.Time { return &t }
-
-func orNone(s string) string {
-	if s == "" {
-		return "no health snapshot"
-	}
-	return s
-}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // Reconnect backoff of the health stream.
@@ -27,20 +24,20 @@ func (u *run) startHealth() {
 	ctx, cancel := context.WithCancel(u.ctx)
 	u.healthCancel = cancel
 	u.healthStream++
-	go u.watchHealth(ctx, u.subject, u.healthStream)
+	go u.watchHealth(ctx, u.plugin, u.healthStream)
 }
 
 // watchHealth keeps a health stream open until ctx ends, reconnecting with
 // a backoff whenever it breaks, and hands every snapshot to the loop.
-func (u *run) watchHealth(ctx context.Context, subject Subject, stream int) {
+func (u *run) watchHealth(ctx context.Context, p subject.Plugin, stream int) {
 	backoff := minBackoff
 	for {
 		got := false
-		err := subject.WatchHealth(ctx, u.cfg.HealthInterval, func(s *sdk.HealthSnapshot) {
+		err := p.WatchHealth(ctx, u.cfg.HealthInterval, func(h subject.Health) {
 			got = true
 			u.r.send(func(u *run) {
 				if u.healthStream == stream {
-					u.onHealth(s)
+					u.onHealth(&h)
 				}
 			})
 		})
@@ -72,54 +69,58 @@ func (u *run) onHealthError(err error, retryIn time.Duration) {
 	if u.phase != PhaseRunning {
 		return
 	}
-	u.event(journal.KindError, "health stream: "+err.Error()+"; reconnecting in "+retryIn.String())
+	u.eventSev(journal.KindError, subject.Warning, "health stream: "+err.Error()+"; reconnecting in "+retryIn.String())
 	u.health = unobserved(u.health, "health stream: "+err.Error())
-	if status.Code(err) == codes.Unavailable {
+	if errors.Is(err, subject.ErrUnreachable) {
 		u.pluginFailed("plugin unreachable", err)
 	}
 }
 
 // unobserved is what is known while the subject cannot be observed: the
 // last nodes seen, each UNKNOWN, and the error.
-func unobserved(last *sdk.HealthSnapshot, why string) *sdk.HealthSnapshot {
-	snap := &sdk.HealthSnapshot{TakenAt: sdk.Time(time.Now()), Error: why}
-	for _, n := range last.GetNodes() {
-		snap.Nodes = append(snap.Nodes, &sdk.Node{
-			Id: n.GetId(), Name: n.GetName(), Role: n.GetRole(), Address: n.GetAddress(),
-			State: sdk.Unknown, Detail: why,
-		})
+func unobserved(last *subject.Health, why string) *subject.Health {
+	h := &subject.Health{TakenAt: time.Now(), Error: why}
+	if last != nil {
+		for _, n := range last.Nodes {
+			n.State, n.Detail = subject.Unknown, why
+			h.Nodes = append(h.Nodes, n)
+		}
 	}
-	return snap
+	return h
 }
 
 // onHealth records a snapshot and checks the current chapter against it.
-func (u *run) onHealth(snap *sdk.HealthSnapshot) {
+func (u *run) onHealth(h *subject.Health) {
 	if u.phase != PhaseRunning {
 		return
 	}
 	now := time.Now()
-	if was := u.health.GetError(); snap.GetError() != was {
-		if snap.GetError() != "" {
-			u.event(journal.KindError, "subject could not be observed: "+snap.GetError())
+	was := ""
+	if u.health != nil {
+		was = u.health.Error
+	}
+	if h.Error != was {
+		if h.Error != "" {
+			u.eventSev(journal.KindError, subject.Warning, "subject could not be observed: "+h.Error)
 		} else if was != "" {
 			u.event(journal.KindStatus, "subject observed again")
 		}
 	}
-	if snap.GetError() != "" && len(snap.GetNodes()) == 0 {
-		snap = unobserved(u.health, snap.GetError())
+	if h.Error != "" && len(h.Nodes) == 0 {
+		h = unobserved(u.health, h.Error)
 	}
-	u.health = snap
-	for _, e := range u.rec.record(now, snap) {
-		u.event(e.Kind, e.Message)
+	u.health = h
+	for _, e := range u.rec.record(now, h) {
+		u.eventSev(e.Kind, subject.Info, e.Message)
 	}
-	u.evaluate(snap, now)
+	u.evaluate(h, now)
 }
 
 // recorder turns the health stream into the journal's node transitions,
 // violation spans and metric series.
 type recorder struct {
 	j          *journal.Journal
-	nodes      map[string]sdk.NodeState
+	nodes      map[string]subject.NodeState
 	open       map[violationKey]int // raised violations -> index in j.Violations
 	seen       map[string]int       // invariant -> index in j.ViolationsSeen
 	series     map[string]int       // metric -> index in j.Metrics
@@ -134,7 +135,7 @@ const metricEvery = time.Second
 func newRecorder(j *journal.Journal) *recorder {
 	return &recorder{
 		j:          j,
-		nodes:      map[string]sdk.NodeState{},
+		nodes:      map[string]subject.NodeState{},
 		open:       map[violationKey]int{},
 		seen:       map[string]int{},
 		series:     map[string]int{},
@@ -143,57 +144,54 @@ func newRecorder(j *journal.Journal) *recorder {
 }
 
 // record journals what changed in snap and returns the events to show.
-func (rc *recorder) record(now time.Time, snap *sdk.HealthSnapshot) []journal.Event {
-	if snap.GetError() != "" {
+func (rc *recorder) record(now time.Time, h *subject.Health) []journal.Event {
+	if h.Error != "" {
 		return nil // nothing observed: keep the last known state
 	}
-	rc.recordNodes(now, snap)
-	rc.recordMetrics(now, snap)
-	return rc.recordViolations(now, snap)
+	rc.recordNodes(now, h)
+	rc.recordMetrics(now, h)
+	return rc.recordViolations(now, h)
 }
 
-func (rc *recorder) recordNodes(now time.Time, snap *sdk.HealthSnapshot) {
-	for _, n := range snap.GetNodes() {
-		id := n.GetId()
-		if id == "" {
-			id = n.GetName()
-		}
-		if last, ok := rc.nodes[id]; ok && last == n.GetState() {
+func (rc *recorder) recordNodes(now time.Time, h *subject.Health) {
+	for _, n := range h.Nodes {
+		id := n.Key()
+		if last, ok := rc.nodes[id]; ok && last == n.State {
 			continue
 		}
-		rc.nodes[id] = n.GetState()
-		rc.j.Nodes = append(rc.j.Nodes, journal.NodeTransition{At: now, Node: id, State: n.GetState().String()})
+		rc.nodes[id] = n.State
+		rc.j.Nodes = append(rc.j.Nodes, journal.NodeTransition{At: now, Node: id, State: n.State.String()})
 	}
 }
 
-func (rc *recorder) recordMetrics(now time.Time, snap *sdk.HealthSnapshot) {
-	for _, m := range snap.GetMetrics() {
-		if last, ok := rc.lastSample[m.GetName()]; ok && now.Sub(last) < metricEvery {
+func (rc *recorder) recordMetrics(now time.Time, h *subject.Health) {
+	for _, m := range h.Metrics {
+		if last, ok := rc.lastSample[m.Name]; ok && now.Sub(last) < metricEvery {
 			continue
 		}
-		rc.lastSample[m.GetName()] = now
-		k, ok := rc.series[m.GetName()]
+		rc.lastSample[m.Name] = now
+		k, ok := rc.series[m.Name]
 		if !ok {
-			rc.j.Metrics = append(rc.j.Metrics, journal.MetricSeries{Name: m.GetName(), Unit: m.GetUnit()})
+			rc.j.Metrics = append(rc.j.Metrics, journal.MetricSeries{Name: m.Name, Unit: m.Unit, Kind: m.Kind.String()})
 			k = len(rc.j.Metrics) - 1
-			rc.series[m.GetName()] = k
+			rc.series[m.Name] = k
 		}
-		rc.j.Metrics[k].Points = append(rc.j.Metrics[k].Points, journal.Point{At: now, Value: m.GetValue()})
+		rc.j.Metrics[k].Points = append(rc.j.Metrics[k].Points, journal.Point{At: now, Value: m.Value})
 	}
 }
 
-func (rc *recorder) recordViolations(now time.Time, snap *sdk.HealthSnapshot) []journal.Event {
+func (rc *recorder) recordViolations(now time.Time, h *subject.Health) []journal.Event {
 	var events []journal.Event
 	present := map[violationKey]bool{}
-	for _, v := range snap.GetViolations() {
-		key := violationKey{v.GetInvariant(), v.GetTarget()}
+	for _, v := range h.Violations {
+		key := violationKey{v.Invariant, v.Target}
 		present[key] = true
 		if _, open := rc.open[key]; open {
 			continue
 		}
 		rc.j.Violations = append(rc.j.Violations, journal.ViolationSpan{
-			Invariant: key.invariant, Target: key.target, Severity: v.GetSeverity().String(),
-			Message: v.GetMessage(), RaisedAt: now,
+			Invariant: key.invariant, Target: key.target, Severity: v.Severity.String(),
+			Message: v.Message, RaisedAt: now,
 		})
 		rc.open[key] = len(rc.j.Violations) - 1
 		if k, ok := rc.seen[key.invariant]; ok {
@@ -202,7 +200,7 @@ func (rc *recorder) recordViolations(now time.Time, snap *sdk.HealthSnapshot) []
 			rc.j.ViolationsSeen = append(rc.j.ViolationsSeen, journal.ViolationSeen{Invariant: key.invariant, FirstSeen: now, Count: 1})
 			rc.seen[key.invariant] = len(rc.j.ViolationsSeen) - 1
 		}
-		events = append(events, journal.Event{Kind: journal.KindViolation, Message: key.String() + ": " + v.GetMessage()})
+		events = append(events, journal.Event{Kind: journal.KindViolation, Message: key.String() + ": " + v.Message})
 	}
 	for key, k := range rc.open {
 		if present[key] {

@@ -18,11 +18,10 @@ func (u *run) snapshot() Snapshot {
 		PluginError:    u.pluginErr,
 	}
 	for i, c := range u.chapters {
-		s.Chapters[i] = ChapterSummary{Title: c.ch.GetTitle(), Status: c.status}
+		s.Chapters[i] = ChapterSummary{Title: c.ch.Title, Status: c.status}
 	}
-	for i, f := range u.active {
-		e := u.j.Chaos[f.entry]
-		s.Chaos[i] = ActiveChaos{Name: e.Name, Type: f.cfg.GetType(), Target: e.Target, InjectedAt: e.InjectedAt, Until: f.until}
+	for i, a := range u.active {
+		s.Chaos[i] = ActiveChaos{Kind: a.fault.Kind, Label: faultLabel(a.fault), Target: a.target, InjectedAt: a.at, Until: a.until}
 	}
 	if u.view >= 0 {
 		s.Current = u.chapters[u.view].view()
@@ -33,17 +32,22 @@ func (u *run) snapshot() Snapshot {
 // view is the chapter as the user sees it.
 func (c *chapterRun) view() *ChapterView {
 	v := &ChapterView{
-		Title:          c.ch.GetTitle(),
-		Narration:      c.ch.GetNarration(),
-		KeyHint:        c.ch.GetKeyHint(),
-		BlocksAdvance:  c.ch.GetBlocksAdvance(),
+		Title:          c.ch.Title,
+		Narration:      c.ch.Narration,
+		KeyHint:        c.ch.KeyHint,
+		BlocksAdvance:  c.ch.BlocksAdvance,
 		CountdownUntil: c.countdownUntil,
+		SteadyWait:     c.steadyWait,
 		ActionRunning:  c.actionRunning,
-		Status:         append([]string(nil), c.lines...),
+		Status:         append([]StatusLine(nil), c.lines...),
 		Expectations:   make([]ExpectationView, len(c.exps)),
+		Error:          c.err,
 	}
 	for i, e := range c.exps {
-		v.Expectations[i] = ExpectationView{Description: e.desc, State: e.state, Deadline: e.deadline, MetAt: e.metAt}
+		v.Expectations[i] = ExpectationView{
+			Description: e.desc, Mode: e.exp.Mode, State: e.state, Armed: !e.armedAt.IsZero(),
+			Deadline: e.deadline, MetAt: e.metAt, BrokenAt: e.brokenAt, Reason: e.reason,
+		}
 	}
 	return v
 }

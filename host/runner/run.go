@@ -2,13 +2,14 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
-	"google.golang.org/grpc/status"
-
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // maxEvents bounds Snapshot.Events (the journal keeps every event).
@@ -32,7 +33,7 @@ type run struct {
 	frontier  int // newest chapter entered; -1 before the first
 	chapters  []*chapterRun
 	active    []activeFault
-	health    *sdk.HealthSnapshot
+	health    *subject.Health
 	events    []Event // the newest maxEvents
 	notice    string
 	noticeID  int
@@ -45,24 +46,18 @@ type run struct {
 	healthCancel context.CancelFunc
 	healthStream int // which health stream is current
 
-	subject Subject // the plugin; Restart replaces it
+	plugin subject.Plugin // Restart replaces it
+	ledger *ledger.Ledger
 
 	j   *journal.Journal
 	rec *recorder
 }
 
-// activeFault is an injected fault not yet reverted.
-type activeFault struct {
-	entry int // index in j.Chaos
-	cfg   *sdk.ChaosConfig
-	until time.Time
-}
-
 func newRun(r *Runner, ctx, cleanup context.Context) *run {
 	now := time.Now()
 	j := &journal.Journal{
-		Subject:        r.cfg.Description.GetName(),
-		SubjectVersion: r.cfg.Description.GetVersion(),
+		Subject:        r.cfg.Description.Name,
+		SubjectVersion: r.cfg.Description.Version,
 		Options:        r.cfg.Options,
 		Headless:       r.cfg.Headless,
 		StartedAt:      now,
@@ -74,19 +69,26 @@ func newRun(r *Runner, ctx, cleanup context.Context) *run {
 		Metrics:        []journal.MetricSeries{},
 		Events:         []journal.Event{},
 	}
-	u := &run{r: r, cfg: r.cfg, subject: r.cfg.Subject, ctx: ctx, cleanup: cleanup, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
-	for _, c := range r.cfg.Chapters {
-		u.chapters = append(u.chapters, newChapterRun(c))
+	u := &run{r: r, cfg: r.cfg, plugin: r.cfg.Plugin, ledger: r.cfg.Ledger, ctx: ctx, cleanup: cleanup, view: -1, frontier: -1, j: j, rec: newRecorder(j)}
+	for i, c := range r.cfg.Chapters {
+		u.chapters = append(u.chapters, newChapterRun(i, c))
 	}
 	return u
 }
 
-// run is the loop: Setup, the chapters, then stop.
+// run is the loop: Setup, the chapters, then stop. A panic in it is a bug:
+// what is active is reverted and torn down, and Run returns a *PanicError.
 func (u *run) run() (j *journal.Journal, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			stack := debug.Stack()
 			u.cleanupAfterPanic()
-			panic(p)
+			u.early = true
+			func() {
+				defer func() { _ = recover() }() // the state may be too broken to complete
+				u.completeJournal()
+			}()
+			j, err = u.j, &PanicError{Value: p, Stack: stack}
 		}
 	}()
 	u.publish()
@@ -128,19 +130,19 @@ func (u *run) setup() bool {
 	return false
 }
 
-// callSetup calls Subject.Setup, progress into events.
+// callSetup calls the plugin's Setup, progress into events.
 func (u *run) callSetup() error {
-	return u.stage(u.ctx, journal.KindSetup, u.subject.Setup)
+	return u.stage(u.ctx, journal.KindSetup, u.plugin.Setup)
 }
 
 // stage runs Setup or Teardown (kind) under SetupTimeout, progress into events.
-func (u *run) stage(parent context.Context, kind string, call func(context.Context, func(*sdk.ProgressEvent)) error) error {
+func (u *run) stage(parent context.Context, kind string, call func(context.Context, func(subject.Line)) error) error {
 	u.event(kind, kind+" of "+u.j.Subject)
 	u.publish()
 	ctx, cancel := context.WithTimeout(parent, u.cfg.SetupTimeout)
 	defer cancel()
-	err := call(ctx, func(p *sdk.ProgressEvent) {
-		u.event(kind, p.GetMessage())
+	err := call(ctx, func(l subject.Line) {
+		u.eventSev(kind, l.Severity, l.Message)
 		u.publish()
 	})
 	if err == nil {
@@ -152,7 +154,7 @@ func (u *run) stage(parent context.Context, kind string, call func(context.Conte
 // restart carries on with a new plugin process in place of one that failed:
 // its Setup reconciles what the old one left, the health stream moves to it,
 // and it reverts the faults still active (their handles are self-contained).
-func (u *run) restart(s Subject) {
+func (u *run) restart(p subject.Plugin) {
 	if u.phase != PhaseRunning {
 		return
 	}
@@ -160,7 +162,7 @@ func (u *run) restart(s Subject) {
 	if u.actionCancel != nil {
 		u.actionCancel()
 	}
-	u.subject = s
+	u.plugin = p
 	err := u.callSetup()
 	u.startHealth()
 	if err != nil {
@@ -189,7 +191,7 @@ func (u *run) stop() (*journal.Journal, error) {
 		u.leave(u.frontier)
 	}
 	u.publish()
-	u.revertAll(revertedByExit)
+	u.revertAll(ledger.ByExit)
 	u.teardown()
 	u.phase = PhaseDone
 	u.notice = ""
@@ -199,11 +201,11 @@ func (u *run) stop() (*journal.Journal, error) {
 }
 
 func (u *run) teardown() {
-	err := u.stage(u.cleanup, journal.KindTeardown, u.subject.Teardown)
+	err := u.stage(u.cleanup, journal.KindTeardown, u.plugin.Teardown)
 	if err != nil {
-		u.event(journal.KindError, "teardown: "+err.Error())
+		u.eventSev(journal.KindError, subject.Critical, "teardown: "+err.Error())
 		if u.err == nil {
-			u.err = fmt.Errorf("teardown: %w", err)
+			u.err = &PluginError{What: "teardown", Err: err}
 		}
 	}
 }
@@ -212,21 +214,28 @@ func (u *run) teardown() {
 // runner never leaves a fault behind.
 func (u *run) cleanupAfterPanic() {
 	defer func() { _ = recover() }() // the state may be broken; the first panic is the one to report
-	for _, f := range u.active {
+	for _, id := range u.ledger.Unreverted() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.RPCTimeout)
-		_, _ = u.subject.RevertChaos(ctx, u.j.Chaos[f.entry].Handle, f.cfg)
+		_, _ = u.ledger.Revert(ctx, u.plugin, id, ledger.ByExit)
 		cancel()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.SetupTimeout)
 	defer cancel()
-	_ = u.subject.Teardown(ctx, nil)
+	_ = u.plugin.Teardown(ctx, nil)
 }
 
-// pluginFailed records a failed RPC or a dead plugin. Headless runs end
-// (aborted); interactive ones stay up so the user can see it and quit.
+// fatal reports whether err must end the run: the plugin marked it fatal,
+// or the plugin is gone.
+func fatal(err error) bool {
+	return errors.Is(err, subject.ErrFatal) || errors.Is(err, subject.ErrUnreachable)
+}
+
+// pluginFailed records a plugin error that ends the run: a fatal error or a
+// dead plugin. Headless runs end (aborted); interactive ones stay up so the
+// user can see it and quit (or restart the plugin).
 func (u *run) pluginFailed(what string, err error) {
-	msg := what + ": " + plainMessage(err)
-	u.event(journal.KindError, msg)
+	msg := what + ": " + err.Error()
+	u.eventSev(journal.KindError, subject.Critical, msg)
 	if u.pluginErr == "" {
 		u.pluginErr = msg
 	}
@@ -238,31 +247,40 @@ func (u *run) pluginFailed(what string, err error) {
 	}
 }
 
-// PluginError is a plugin call that failed during a run. Its message is the
-// plugin's own, without gRPC's framing; Unwrap gives the gRPC error.
+// PanicError is a bug in the runner: it panicked, reverted what was active
+// and tore down.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("internal error in the runner: %v; the run was stopped and its chaos reverted", e.Value)
+}
+
+// PluginError is a plugin failure that ended (or, in the terminal UI,
+// halted) a run. Its message is the plugin's own.
 type PluginError struct {
 	What string // the call or step, e.g. "setup"
 	Err  error
 }
 
-func (e *PluginError) Error() string { return "plugin error: " + e.What + ": " + plainMessage(e.Err) }
+func (e *PluginError) Error() string { return "plugin error: " + e.What + ": " + e.Err.Error() }
 
-// Unwrap returns the underlying error.
+// Unwrap returns the plugin's error.
 func (e *PluginError) Unwrap() error { return e.Err }
 
-// plainMessage is err's text without gRPC's "rpc error: code = … desc ="
-// prefix, which says nothing to a user.
-func plainMessage(err error) string {
-	if st, ok := status.FromError(err); ok {
-		return st.Message()
-	}
-	return err.Error()
-}
-
 // event appends a timestamped line to the journal and the events panel.
-func (u *run) event(kind, msg string) {
-	e := Event{At: time.Now(), Kind: kind, Message: msg}
-	u.j.Events = append(u.j.Events, journal.Event{At: e.At, Kind: kind, Message: msg})
+func (u *run) event(kind, msg string) { u.eventSev(kind, subject.Info, msg) }
+
+// eventSev is event with a severity.
+func (u *run) eventSev(kind string, sev subject.Severity, msg string) {
+	e := Event{At: time.Now(), Kind: kind, Severity: sev, Message: msg}
+	je := journal.Event{At: e.At, Kind: kind, Message: msg}
+	if sev != subject.Info {
+		je.Severity = sev.String()
+	}
+	u.j.Events = append(u.j.Events, je)
 	u.events = append(u.events, e)
 	if len(u.events) > maxEvents {
 		u.events = append([]Event(nil), u.events[len(u.events)-maxEvents:]...)
@@ -286,17 +304,18 @@ func (u *run) after(d time.Duration, f func(*run)) {
 	time.AfterFunc(d, func() { u.r.send(f) })
 }
 
-// completeJournal fills in chapters, open violation spans and the result.
+// completeJournal fills in chapters, faults and the result.
 func (u *run) completeJournal() {
 	u.j.FinishedAt = time.Now()
 	u.j.Chapters = make([]journal.Chapter, len(u.chapters))
 	allPassed := true
 	for i, c := range u.chapters {
-		u.j.Chapters[i] = c.journal(i)
+		u.j.Chapters[i] = c.journal()
 		if u.j.Chapters[i].Status != journal.Passed {
 			allPassed = false
 		}
 	}
+	u.j.Chaos = u.ledger.Records()
 	switch {
 	case u.early:
 		u.j.Result = ResultAborted

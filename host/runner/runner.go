@@ -12,40 +12,25 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/subject"
 )
 
-// Subject is the plugin as the runner uses it; *sdk.Client satisfies it.
-// Setup and Teardown call progress on the caller's goroutine before they
-// return (as *sdk.Client does).
-type Subject interface {
-	Setup(ctx context.Context, progress func(*sdk.ProgressEvent)) error
-	Teardown(ctx context.Context, progress func(*sdk.ProgressEvent)) error
-	EnterChapter(ctx context.Context, index int, status func(*sdk.ChapterEvent)) error
-	InjectChaos(ctx context.Context, cfg *sdk.ChaosConfig) (*sdk.Injected, error)
-	RevertChaos(ctx context.Context, handle string, cfg *sdk.ChaosConfig) (string, error)
-	WatchHealth(ctx context.Context, interval time.Duration, snap func(*sdk.HealthSnapshot)) error
-}
-
-// ChaosLog is told of every injection and every successful revert,
-// synchronously, so a record on disk can outlive a crashed host
-// (host/chaoslog implements it).
-type ChaosLog interface {
-	Injected(journal.Chaos) error
-	Reverted(journal.Chaos) error
-}
-
-// Config is what a run needs. Description and Chapters come from the plugin
-// (chapters already checked with sdk.ValidateChapters).
+// Config is what a run needs. Description and Chapters come from the plugin,
+// already checked (subject.CheckChapters) and their faults' parameters
+// filled in (subject.ResolveFault).
 type Config struct {
-	Subject     Subject
-	Description *sdk.Description
+	Plugin      subject.Plugin
+	Description subject.Description
 	Options     map[string]string
-	Chapters    []*sdk.Chapter
+	Chapters    []subject.Chapter
+	// Ledger records and reverts every fault (default: one in memory).
+	Ledger *ledger.Ledger
 	// Headless advances by itself: once a chapter's expectations are
 	// resolved, or after Dwell when it has none.
 	Headless bool
-	// HealthInterval is the health stream's interval (default 250ms).
+	// HealthInterval is the longest the health stream may go without a
+	// snapshot (default 250ms); plugins also push one on every change.
 	HealthInterval time.Duration
 	// Dwell is how long headless mode stays on a chapter without
 	// expectations (default 1s).
@@ -54,8 +39,6 @@ type Config struct {
 	RPCTimeout time.Duration
 	// SetupTimeout bounds Setup and Teardown (default 5m).
 	SetupTimeout time.Duration
-	// ChaosLog, if set, records injections and reverts as they happen.
-	ChaosLog ChaosLog
 }
 
 // Result of a run that ended early (quit, signal, plugin failure).
@@ -79,6 +62,8 @@ type Runner struct {
 	quits   atomic.Int32
 	done    chan struct{} // closed when Run returns
 	started atomic.Bool
+	result  *journal.Journal // what Run returned, once done is closed
+	err     error
 
 	subMu      sync.Mutex
 	subs       map[chan Snapshot]struct{}
@@ -100,6 +85,9 @@ func New(cfg Config) *Runner {
 	if cfg.SetupTimeout <= 0 {
 		cfg.SetupTimeout = DefaultSetupTimeout
 	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = ledger.New()
+	}
 	return &Runner{
 		cfg:   cfg,
 		msgs:  make(chan func(*run), 64),
@@ -115,15 +103,16 @@ func New(cfg Config) *Runner {
 // and tears down. It always returns the journal. The error is non-nil when
 // the plugin failed (Setup, an RPC, the plugin process died); Result in the
 // journal says passed, failed or aborted.
-func (r *Runner) Run(ctx context.Context) (*journal.Journal, error) {
+func (r *Runner) Run(ctx context.Context) (j *journal.Journal, err error) {
 	if !r.started.CompareAndSwap(false, true) {
 		return &journal.Journal{}, errors.New("runner: Run called twice; create a new Runner with New")
 	}
 	defer close(r.done)
 	defer r.closeSubscribers()
-	if r.cfg.Subject == nil || len(r.cfg.Chapters) == 0 {
+	if r.cfg.Plugin == nil || len(r.cfg.Chapters) == 0 {
 		return &journal.Journal{}, errors.New("runner: no subject or no chapters to run")
 	}
+	defer func() { r.result, r.err = j, err }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -144,6 +133,18 @@ func (r *Runner) Run(ctx context.Context) (*journal.Journal, error) {
 		}
 	}()
 	return newRun(r, ctx, cleanup).run()
+}
+
+// Started reports whether Run was called.
+func (r *Runner) Started() bool { return r.started.Load() }
+
+// Done is closed when Run has returned.
+func (r *Runner) Done() <-chan struct{} { return r.done }
+
+// Result is what Run returned; call it after Done is closed.
+func (r *Runner) Result() (*journal.Journal, error) {
+	<-r.done
+	return r.result, r.err
 }
 
 // Subscribe returns a channel that always holds the latest Snapshot (older
@@ -193,12 +194,12 @@ func (r *Runner) Quit() {
 	}
 }
 
-// Restart carries on with s, a freshly launched and configured plugin, in
-// place of one that crashed or hangs: s.Setup reconciles what the old process
-// left behind, the health stream moves to s, faults still active are
-// reverted through s later, and PluginError is cleared. The caller stops the
+// Restart carries on with p, a freshly launched and configured plugin, in
+// place of one that crashed or hangs: p's Setup reconciles what the old
+// process left behind, the health stream moves to p, faults still active are
+// reverted through p later, and PluginError is cleared. The caller stops the
 // old process. Ignored unless the run is walking its chapters.
-func (r *Runner) Restart(s Subject) { r.send(func(u *run) { u.restart(s) }) }
+func (r *Runner) Restart(p subject.Plugin) { r.send(func(u *run) { u.restart(p) }) }
 
 // send queues f for the loop goroutine; it gives up once Run has returned.
 func (r *Runner) send(f func(*run)) {

@@ -3,7 +3,7 @@ package runner
 import (
 	"time"
 
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // Phase is where the run is.
@@ -22,9 +22,11 @@ type ExpectationState int
 
 // Expectation states.
 const (
-	Pending ExpectationState = iota
-	Met
-	TimedOut
+	Pending    ExpectationState = iota
+	Met                         // seen (eventually, before, after), or held for its whole window
+	TimedOut                    // not seen by its deadline
+	Broken                      // a hold that a snapshot broke
+	NotChecked                  // never checked: the fault it needed was not injected
 )
 
 // Snapshot is an immutable copy of the demo state, made by the runner
@@ -39,9 +41,9 @@ type Snapshot struct {
 	Chapters []ChapterSummary
 	Current  *ChapterView // nil before the first chapter
 
-	Chaos  []ActiveChaos       // faults active now
-	Health *sdk.HealthSnapshot // latest; nil before the first
-	Events []Event             // most recent last, bounded
+	Chaos  []ActiveChaos   // faults active now
+	Health *subject.Health // latest; nil before the first
+	Events []Event         // most recent last, bounded
 
 	// Notice is a transient message for the user, e.g. why advancing was
 	// refused. Empty when there is none.
@@ -64,23 +66,41 @@ type ChapterView struct {
 	BlocksAdvance bool
 	// CountdownUntil is when the chaos countdown ends (zero: none running).
 	CountdownUntil time.Time
-	ActionRunning  bool
-	Status         []string // on-enter action status lines
-	Expectations   []ExpectationView
+	// SteadyWait: the countdown is over and the fault waits for the
+	// chapter's before expectations.
+	SteadyWait    bool
+	ActionRunning bool
+	Status        []StatusLine // on-enter action status lines
+	Expectations  []ExpectationView
+	// Error says why the chapter failed outside its expectations (its
+	// action or its fault); empty otherwise.
+	Error string
+}
+
+// StatusLine is one line an on-enter action reported.
+type StatusLine struct {
+	Severity subject.Severity
+	Message  string
 }
 
 // ExpectationView is one expectation of the current chapter.
 type ExpectationView struct {
 	Description string
+	Mode        subject.Mode
 	State       ExpectationState
-	Deadline    time.Time
-	MetAt       time.Time
+	// Armed: its clock started (a before expectation at the chapter's
+	// start, an after one at the revert).
+	Armed    bool
+	Deadline time.Time // zero for a hold lasting while the fault is active
+	MetAt    time.Time
+	BrokenAt time.Time
+	Reason   string // what broke it, why it failed
 }
 
 // ActiveChaos is a fault injected and not yet reverted.
 type ActiveChaos struct {
-	Name       string
-	Type       sdk.ChaosType
+	Kind       string
+	Label      string // name (KIND, param=value, ...)
 	Target     string
 	InjectedAt time.Time
 	Until      time.Time // zero: until reverted
@@ -88,7 +108,8 @@ type ActiveChaos struct {
 
 // Event is one line for the events panel.
 type Event struct {
-	At      time.Time
-	Kind    string // journal.Kind* constants
-	Message string
+	At       time.Time
+	Kind     string // journal.Kind* constants
+	Severity subject.Severity
+	Message  string
 }

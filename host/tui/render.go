@@ -11,7 +11,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // The smallest screen the layout fits in.
@@ -55,7 +55,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 	ch := clamp(clusterNeed(snap.Health)+2, 4, left.h*2/3)
 	clusterLines := clusterContent(c.th, snap.Health, ch-2)
 	drawLines(c, c.box(rect{left.x, left.y, left.w, ch}, clusterTitle(snap.Health), c.th.border()), clusterLines)
-	drawMetrics(c, snap.Health, v.history, c.box(rect{left.x, left.y + ch, left.w, left.h - ch}, "metrics", c.th.border()))
+	drawMetrics(c, snap.Health, v, c.box(rect{left.x, left.y + ch, left.w, left.h - ch}, "metrics", c.th.border()))
 
 	title, narration := narrationContent(c.th, snap, now, right.w-2)
 	nh := clamp(len(narration)+2, 5, right.h*2/3)
@@ -113,7 +113,7 @@ func clock(snap *runner.Snapshot, now time.Time) string {
 }
 
 func chaosBadge(a runner.ActiveChaos, now time.Time) string {
-	s := a.Type.String()
+	s := a.Label
 	if a.Target != "" {
 		s += " → " + a.Target
 	}
@@ -179,13 +179,13 @@ func drawLines(c canvas, in rect, lines []styledLine) {
 	}
 }
 
-func clusterTitle(h *sdk.HealthSnapshot) string {
+func clusterTitle(h *subject.Health) string {
 	if h == nil {
 		return "cluster"
 	}
 	up := 0
 	for _, n := range h.Nodes {
-		if n.State == sdk.Up {
+		if n.State == subject.Up {
 			up++
 		}
 	}
@@ -195,7 +195,7 @@ func clusterTitle(h *sdk.HealthSnapshot) string {
 // clusterContent is the health error and active violations, then the
 // nodes (glyph, name, state, role, address, detail). When they do not fit
 // in rows, the last row counts the nodes left out and those not UP.
-func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
+func clusterContent(th theme, h *subject.Health, rows int) []styledLine {
 	if h == nil {
 		return []styledLine{{{"waiting for health…", th.dim()}}}
 	}
@@ -206,9 +206,9 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 	for _, vi := range h.Violations {
 		st := th.bad()
 		switch vi.Severity {
-		case sdk.Warning:
+		case subject.Warning:
 			st = th.warn()
-		case sdk.Info:
+		case subject.Info:
 			st = th.dim()
 		}
 		text := "⚠ " + vi.Invariant
@@ -222,7 +222,7 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 	}
 	nameW, roleW, addrW := 4, 0, 0
 	for _, n := range h.Nodes {
-		nameW = max(nameW, uniseg.StringWidth(nodeName(n)))
+		nameW = max(nameW, uniseg.StringWidth(n.Label()))
 		roleW = max(roleW, uniseg.StringWidth(n.Role))
 		addrW = max(addrW, uniseg.StringWidth(n.Address))
 	}
@@ -235,7 +235,7 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 		glyph, st := th.nodeGlyph(n.State)
 		lines = append(lines, styledLine{
 			{string(glyph) + " ", st},
-			{padName(nodeName(n), nameW) + " ", th.base()},
+			{padName(n.Label(), nameW) + " ", th.base()},
 			{pad(n.State.String(), 9), st},
 			{pad(n.Role, roleW) + " " + pad(n.Address, addrW) + " " + n.Detail, th.dim()},
 		})
@@ -244,7 +244,7 @@ func clusterContent(th theme, h *sdk.HealthSnapshot, rows int) []styledLine {
 }
 
 // clusterNeed is how many rows clusterContent would fill given room.
-func clusterNeed(h *sdk.HealthSnapshot) int {
+func clusterNeed(h *subject.Health) int {
 	if h == nil {
 		return 1
 	}
@@ -256,10 +256,10 @@ func clusterNeed(h *sdk.HealthSnapshot) int {
 }
 
 // hiddenNodes summarises nodes left out of the panel.
-func hiddenNodes(nodes []*sdk.Node) string {
+func hiddenNodes(nodes []subject.Node) string {
 	notUp := 0
 	for _, n := range nodes {
-		if n.State != sdk.Up {
+		if n.State != subject.Up {
 			notUp++
 		}
 	}
@@ -268,13 +268,6 @@ func hiddenNodes(nodes []*sdk.Node) string {
 		s += fmt.Sprintf(", %d of them not UP", notUp)
 	}
 	return s
-}
-
-func nodeName(n *sdk.Node) string {
-	if n.Name != "" {
-		return n.Name
-	}
-	return n.Id
 }
 
 // narrationContent is the chapter's title and the lines under it: the
@@ -292,6 +285,9 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 	if cur.CountdownUntil.After(now) {
 		lines = append(lines, styledLine{{fmt.Sprintf("⏳ chaos in %ds", secondsLeft(now, cur.CountdownUntil)), th.warn().Bold(true)}})
 	}
+	if cur.SteadyWait {
+		lines = append(lines, styledLine{{"⏳ the fault waits for the steady state", th.warn().Bold(true)}})
+	}
 	if cur.ActionRunning {
 		lines = append(lines, styledLine{{"▶ action running…", th.warn()}})
 	}
@@ -300,21 +296,15 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 		status = status[len(status)-4:]
 	}
 	for _, s := range status {
-		lines = append(lines, styledLine{{"  " + s, th.dim()}})
+		lines = append(lines, styledLine{{"  " + s.Message, severityStyle(th, s.Severity)}})
+	}
+	if cur.Error != "" {
+		for _, l := range wrap(plainCells("✗ chapter failed: "+cur.Error, th.bad()), width) {
+			lines = append(lines, segments(l))
+		}
 	}
 	for _, e := range cur.Expectations {
-		var text string
-		var st tcell.Style
-		switch {
-		case e.State == runner.Met:
-			text, st = "✓ "+e.Description, th.good()
-		case e.State == runner.TimedOut:
-			text, st = "✗ "+e.Description+" (timed out)", th.bad()
-		case e.Deadline.IsZero(): // not started: waits for the chaos countdown
-			text, st = "○ "+e.Description, th.warn()
-		default:
-			text, st = fmt.Sprintf("○ %s · %ds left", e.Description, secondsLeft(now, e.Deadline)), th.warn()
-		}
+		text, st := expectationLine(th, e, now)
 		for _, l := range wrap(plainCells(text, st), width) {
 			lines = append(lines, segments(l))
 		}
@@ -324,6 +314,41 @@ func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int)
 		title += " · " + snap.Chapters[i].Status
 	}
 	return title, lines
+}
+
+// expectationLine is one expectation as shown: a glyph for its state, its
+// description (which says its mode), and the time left or what broke it.
+func expectationLine(th theme, e runner.ExpectationView, now time.Time) (string, tcell.Style) {
+	switch {
+	case e.State == runner.Met:
+		return "✓ " + e.Description, th.good()
+	case e.State == runner.TimedOut:
+		return "✗ " + e.Description + " (" + e.Reason + ")", th.bad()
+	case e.State == runner.Broken:
+		return "✗ " + e.Description + " (" + e.Reason + ")", th.bad()
+	case e.State == runner.NotChecked:
+		return "– " + e.Description + " (" + e.Reason + ")", th.dim()
+	case !e.Armed && e.Mode == subject.After:
+		return "○ " + e.Description + " · waits for the revert", th.warn()
+	case !e.Armed:
+		return "○ " + e.Description + " · waits for the fault", th.warn()
+	case e.Deadline.IsZero(): // a hold lasting while the fault is active
+		return "◔ " + e.Description + " · holding", th.warn()
+	case e.Mode == subject.Holds:
+		return fmt.Sprintf("◔ %s · holding, %ds to go", e.Description, secondsLeft(now, e.Deadline)), th.warn()
+	default:
+		return fmt.Sprintf("○ %s · %ds left", e.Description, secondsLeft(now, e.Deadline)), th.warn()
+	}
+}
+
+func severityStyle(th theme, sev subject.Severity) tcell.Style {
+	switch sev {
+	case subject.Critical:
+		return th.bad()
+	case subject.Warning:
+		return th.warn()
+	}
+	return th.dim()
 }
 
 const sparks = "▁▂▃▄▅▆▇█"
@@ -353,7 +378,9 @@ func sparkline(values []float64, width int) string {
 	return b.String()
 }
 
-func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, in rect) {
+// drawMetrics shows each metric's latest value and a sparkline: gauges and
+// rates as they are, counters as their rate per second (the total beside).
+func drawMetrics(c canvas, h *subject.Health, v *view, in rect) {
 	if h == nil || in.h <= 0 {
 		return
 	}
@@ -370,10 +397,17 @@ func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, 
 		if y >= in.y+in.h {
 			return
 		}
-		value := pad(strings.TrimSpace(formatValue(m.Value)+" "+m.Unit), 12)
+		shown, unit := m.Value, m.Unit
+		if m.Kind == subject.MetricCounter {
+			shown, unit = v.rate(m.Name), strings.TrimSpace(m.Unit+"/s")
+		}
+		value := pad(strings.TrimSpace(formatValue(shown)+" "+unit), 12)
 		x := in.x + c.text(in.x, y, in.w, padName(m.Name, nameW)+" ", c.th.base())
 		x += c.text(x, y, in.x+in.w-x, value+" ", c.th.base().Bold(true))
-		c.text(x, y, in.x+in.w-x, sparkline(history[m.Name], in.x+in.w-x), c.th.fg(tcell.StyleDefault, tcell.ColorAqua))
+		if m.Kind == subject.MetricCounter {
+			x += c.text(x, y, in.x+in.w-x, pad("Σ "+formatValue(m.Value), 9)+" ", c.th.dim())
+		}
+		c.text(x, y, in.x+in.w-x, sparkline(v.history[m.Name], in.x+in.w-x), c.th.fg(tcell.StyleDefault, tcell.ColorAqua))
 		y++
 	}
 	for _, k := range h.Counters {
@@ -386,11 +420,17 @@ func drawMetrics(c canvas, h *sdk.HealthSnapshot, history map[string][]float64, 
 			st = c.th.bad()
 		}
 		label := fmt.Sprintf(" %d/%d", k.Count, k.Limit)
+		if k.Limit == 0 {
+			label = fmt.Sprintf(" %d", k.Count)
+		}
 		if over {
 			label += " over limit"
 		}
 		x := in.x + c.text(in.x, y, in.w, padName(k.Key, nameW)+" ", c.th.base())
 		barW := max(0, in.x+in.w-x-uniseg.StringWidth(label))
+		if k.Limit == 0 {
+			barW = 0 // no limit: the count alone
+		}
 		x += c.text(x, y, barW, counterBar(k.Count, k.Limit, barW), st)
 		c.text(x, y, in.x+in.w-x, label, st)
 		y++
@@ -422,14 +462,20 @@ func drawEvents(c canvas, events []runner.Event, in rect) {
 	for i, e := range events {
 		y := in.y + i
 		x := in.x + c.text(in.x, y, in.w, e.At.Format("15:04:05")+" ", c.th.dim())
-		st := eventStyle(c.th, e.Kind)
+		st := eventStyle(c.th, e)
 		x += c.text(x, y, in.x+in.w-x, pad(e.Kind, 11)+" ", st)
 		c.textEllipsis(x, y, in.x+in.w-x, e.Message, st)
 	}
 }
 
-func eventStyle(th theme, kind string) tcell.Style {
-	switch kind {
+func eventStyle(th theme, e runner.Event) tcell.Style {
+	switch e.Severity {
+	case subject.Critical:
+		return th.bad()
+	case subject.Warning:
+		return th.warn()
+	}
+	switch e.Kind {
 	case journal.KindChaos, journal.KindViolation, journal.KindError:
 		return th.bad()
 	case journal.KindRevert, journal.KindCleared:

@@ -3,7 +3,7 @@ package tui
 import (
 	"github.com/gdamore/tcell/v2"
 
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // theme picks styles. With noColor (NO_COLOR set) it uses no colour at
@@ -54,15 +54,15 @@ func (th theme) notice() tcell.Style {
 }
 
 // nodeGlyph is the glyph and style of a node state.
-func (th theme) nodeGlyph(s sdk.NodeState) (rune, tcell.Style) {
+func (th theme) nodeGlyph(s subject.NodeState) (rune, tcell.Style) {
 	switch s {
-	case sdk.Up:
+	case subject.Up:
 		return '●', th.good()
-	case sdk.Down:
+	case subject.Down:
 		return '✗', th.bad()
-	case sdk.Paused:
+	case subject.Paused:
 		return '‖', th.fg(tcell.StyleDefault.Bold(true), tcell.ColorYellow)
-	case sdk.Degraded:
+	case subject.Degraded:
 		return '◐', th.fg(tcell.StyleDefault.Bold(true), tcell.ColorFuchsia)
 	default:
 		return '?', th.dim()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/host/watch"
 )
 
@@ -21,7 +22,7 @@ type Options struct {
 	Watches []Watch
 	// Restart relaunches and configures the plugin after it crashed; the
 	// r key calls it and hands the result to the runner. Nil disables r.
-	Restart func() (runner.Subject, error)
+	Restart func() (subject.Plugin, error)
 }
 
 // Watch is one --watch NAME=COMMAND.
@@ -58,12 +59,12 @@ type demo interface {
 	Next()
 	Prev()
 	Quit()
-	Restart(runner.Subject)
+	Restart(subject.Plugin)
 }
 
 type restartResult struct {
-	subject runner.Subject
-	err     error
+	plugin subject.Plugin
+	err    error
 }
 
 type runResult struct {
@@ -177,9 +178,9 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 				v.wantRestart = false
 				if v.restart != nil && snap.PluginError != "" && !v.restarting && !v.quitting && result == nil {
 					v.restarting, v.restartErr = true, ""
-					go func(relaunch func() (runner.Subject, error)) {
-						s, err := relaunch()
-						restarted <- restartResult{s, err}
+					go func(relaunch func() (subject.Plugin, error)) {
+						p, err := relaunch()
+						restarted <- restartResult{p, err}
 					}(v.restart)
 				}
 			}
@@ -188,7 +189,7 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 			if rr.err != nil {
 				v.restartErr = rr.err.Error()
 			} else {
-				d.Restart(rr.subject)
+				d.Restart(rr.plugin)
 			}
 		case s, ok := <-snaps:
 			if !ok {

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/host/runner"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // historyLen is how many health samples a metric's sparkline keeps.
@@ -18,12 +18,13 @@ type view struct {
 	quitting bool   // the user asked to quit
 	ended    string // the run ended without being asked to; why
 	// restart relaunches a crashed plugin (Options.Restart; nil: no r key).
-	restart     func() (runner.Subject, error)
-	restarting  bool   // a relaunch is under way
-	restartErr  string // why the last relaunch failed
-	wantRestart bool   // r was pressed; the loop starts the relaunch
-	history     map[string][]float64
-	lastSeen    *sdk.HealthSnapshot // the health snapshot history was last fed from
+	restart     func() (subject.Plugin, error)
+	restarting  bool                 // a relaunch is under way
+	restartErr  string               // why the last relaunch failed
+	wantRestart bool                 // r was pressed; the loop starts the relaunch
+	history     map[string][]float64 // per metric: values charted (a counter's rates)
+	totals      map[string]sample    // per counter metric: the last total seen
+	lastSeen    *subject.Health      // the health snapshot history was last fed from
 	watches     []watchPanel
 	frame       frame // what the screen was last given
 }
@@ -40,7 +41,13 @@ type watchPanel struct {
 }
 
 func newView(th theme) *view {
-	return &view{th: th, history: map[string][]float64{}}
+	return &view{th: th, history: map[string][]float64{}, totals: map[string]sample{}}
+}
+
+// sample is a counter's total at one instant.
+type sample struct {
+	at    time.Time
+	total float64
 }
 
 // observe feeds a new snapshot's health into the metric history.
@@ -49,18 +56,35 @@ func (v *view) observe(s *runner.Snapshot) {
 	if h == nil || h == v.lastSeen {
 		return
 	}
-	if v.lastSeen != nil && h.TakenAt != nil && v.lastSeen.TakenAt != nil &&
-		h.TakenAt.AsTime().Equal(v.lastSeen.TakenAt.AsTime()) {
+	if v.lastSeen != nil && h.TakenAt.Equal(v.lastSeen.TakenAt) {
 		return // the same sample in a new snapshot
 	}
 	v.lastSeen = h
 	for _, m := range h.Metrics {
-		hist := append(v.history[m.Name], m.Value)
+		value := m.Value
+		if m.Kind == subject.MetricCounter {
+			last, ok := v.totals[m.Name]
+			v.totals[m.Name] = sample{h.TakenAt, m.Value}
+			dt := h.TakenAt.Sub(last.at).Seconds()
+			if !ok || dt <= 0 || m.Value < last.total { // first sample, or the counter restarted
+				continue
+			}
+			value = (m.Value - last.total) / dt
+		}
+		hist := append(v.history[m.Name], value)
 		if len(hist) > historyLen {
 			hist = hist[len(hist)-historyLen:]
 		}
 		v.history[m.Name] = hist
 	}
+}
+
+// rate is a counter metric's latest rate per second (0 before two samples).
+func (v *view) rate(name string) float64 {
+	if h := v.history[name]; len(h) > 0 {
+		return h[len(h)-1]
+	}
+	return 0
 }
 
 // nextTick is when the next number on screen (a clock, a countdown, time

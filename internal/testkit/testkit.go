@@ -8,12 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
 
-// ExamplePlugin is the import path of the example subject's plugin command.
-const ExamplePlugin = "github.com/demohost/demohost/plugins/example/cmd/demohost-example"
+// Plugin commands and test plugins, as paths from the repository's root.
+// Each plugin is a module of its own; GoBuild builds it in its module.
+const (
+	ExamplePlugin   = "plugins/example/cmd/demohost-example"
+	ScriptedPlugin  = "internal/testplugins/scripted"
+	DemohostCommand = "cmd/demohost"
+)
 
 // pollInterval is how often WaitFor checks its condition.
 const pollInterval = 10 * time.Millisecond
@@ -31,18 +37,33 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// GoBuild builds the Go package pkg (an import path or ./relative path)
-// into the executable out.
-func GoBuild(out, pkg string) error {
-	if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+// Root is the repository's root directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// GoBuild builds the main package in dir (a path from the repository's
+// root, in whichever module holds it) into the executable out; extra
+// arguments (e.g. -tags) go to go build.
+func GoBuild(out, dir string, extra ...string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	args := append(append([]string{"build", "-o", abs}, extra...), ".")
+	cmd := exec.Command("go", args...)
+	cmd.Dir = filepath.Join(Root(), dir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", dir, err, b)
 	}
 	return nil
 }
 
-// MainWithBuilt is a TestMain body: it builds pkg into a temporary
-// directory as name, stores the executable's path in *bin, runs the tests,
-// removes the directory and exits with the tests' code.
+// MainWithBuilt is a TestMain body: it builds the main package in dir (see
+// GoBuild) into a temporary directory as name, stores the executable's
+// path in *bin, runs the tests, removes the directory and exits with the
+// tests' code.
 func MainWithBuilt(m *testing.M, bin *string, name, pkg string) {
 	dir, err := os.MkdirTemp("", name+"-test-")
 	if err != nil {

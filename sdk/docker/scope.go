@@ -2,7 +2,7 @@
 // as Docker containers. A Target acts only on containers that carry every
 // label of its Scope (for example the plugin's own label, or a compose
 // project): every mutating call checks the container first and refuses any
-// other with an error naming it (DESIGN.md "Chaos safety").
+// other with an error naming it (docs/ARCHITECTURE.md, "Chaos safety").
 //
 // It also creates what a plugin or its tests need on the engine — a private
 // network, labelled containers, an image built FROM scratch from a static

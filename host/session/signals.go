@@ -1,11 +1,10 @@
-package main
+package session
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync/atomic"
 	"syscall"
 
@@ -13,14 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sigActions is what a signal can do to a run.
-type sigActions struct {
-	log         hclog.Logger
+// signalActions is what a signal can do to a run.
+type signalActions struct {
+	log       hclog.Logger
 	quit        func() // runner.Quit: revert, tear down; again: stop waiting for the plugin
 	cancelRun   context.CancelFunc
 	stopWaiting context.CancelFunc // stop waiting for the plugin's own cleanup on exit
-	headless    bool               // in the terminal UI the screen is not ours to write on
-	stderr      io.Writer
+	headless  bool // in the terminal UI the screen is not ours to write on
+	stderr    io.Writer
+	exit      func(int)
 }
 
 // signals turns SIGINT, SIGTERM and SIGHUP into escalating steps:
@@ -29,27 +29,38 @@ type sigActions struct {
 //     tears down, then demohost writes the report and exits;
 //  2. stop waiting for a plugin that hangs in that cleanup (the runner gives
 //     up, and demohost leaves the plugin to finish reverting on its own);
-//  3. exit at once (the plugin still reverts: it gets SIGTERM when its host
-//     dies).
+//  3. exit at once (the plugin still reverts: it notices its host is gone).
 //
-// A first signal after the run has ended goes straight to step 2.
+// A first signal after the run has ended goes straight to step 2. SIGPIPE
+// (stdout gone) is ignored by the command, not handled here: the run goes
+// on and its reports still reach their files.
 type signals struct {
-	act         sigActions
-	ch          chan os.Signal
+	act         signalActions
+	stopped     chan struct{}
 	interrupted atomic.Value // name of the signal that ended the run
 	ended       atomic.Bool
 }
 
-func handleSignals(act sigActions) *signals {
-	s := &signals{act: act, ch: make(chan os.Signal, 3)}
-	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go s.loop()
+func watchSignals(ch <-chan os.Signal, act signalActions) *signals {
+	if act.exit == nil {
+		act.exit = os.Exit
+	}
+	s := &signals{act: act, stopped: make(chan struct{})}
+	if ch != nil {
+		go s.loop(ch)
+	}
 	return s
 }
 
-func (s *signals) loop() {
+func (s *signals) loop(ch <-chan os.Signal) {
 	step := 0
-	for sig := range s.ch {
+	for {
+		var sig os.Signal
+		select {
+		case sig = <-ch:
+		case <-s.stopped:
+			return
+		}
 		name := signalName(sig)
 		step++
 		if step == 1 && s.ended.Load() {
@@ -65,12 +76,12 @@ func (s *signals) loop() {
 		case 2:
 			s.act.log.Warn("signal received; no longer waiting for the plugin's cleanup", "signal", name)
 			s.say("%s: no longer waiting for the plugin (once more to exit at once)", name)
-			s.act.quit()
+			s.act.quit() // a second Quit makes the runner give up on a hung plugin
 			s.act.stopWaiting()
 		default:
 			s.act.log.Warn("signal received; exiting now", "signal", name)
 			s.say("%s: exiting now; the plugin reverts its chaos as it exits", name)
-			os.Exit(exitUsage)
+			s.act.exit(2)
 		}
 	}
 }
@@ -90,8 +101,8 @@ func (s *signals) interruptedBy() string {
 	return name
 }
 
-// stop restores the default signal behaviour.
-func (s *signals) stop() { signal.Stop(s.ch) }
+// stop ends the watch.
+func (s *signals) stop() { close(s.stopped) }
 
 // signalName is e.g. SIGINT.
 func signalName(sig os.Signal) string {

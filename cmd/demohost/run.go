@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/demohost/demohost/host/headless"
+	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/session"
+	"github.com/demohost/demohost/host/tui"
+)
+
+// startTimeoutEnv overrides the plugin handshake timeout (a Go duration);
+// tests shorten it, a slow machine may lengthen it.
+const startTimeoutEnv = "DEMOHOST_START_TIMEOUT"
+
+// runDemo is `demohost --plugin ...`: it picks the terminal UI or headless
+// output, runs the session and maps its outcome to an exit code.
+func runDemo(o runOptions, stdout, stderr io.Writer) int {
+	if !o.headless && !(isTerminal(os.Stdin) && isTerminal(os.Stdout)) {
+		return fail(stderr, errors.New("the UI needs a terminal; run with --headless (and --report FILE for a JSON journal)"))
+	}
+	if err := o.outputs.Check(); err != nil {
+		return fail(stderr, err)
+	}
+	session.WarnAbandoned("", stderr)
+	cfg, err := o.sessionConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	s, err := session.Open(cfg)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer s.Shutdown(stderr)
+
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	view := func(ctx context.Context, r *runner.Runner) (*journal.Journal, error) {
+		return tui.Run(ctx, r, tui.Options{Watches: o.watches, Restart: s.Relaunch})
+	}
+	if o.headless {
+		fmt.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)\n", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
+		view = headless.View(stdout)
+	}
+	out := s.Run(context.Background(), session.RunOptions{View: testHooks(view), Headless: o.headless, Signals: sigs, Stderr: stderr})
+	if o.headless {
+		headless.Summary(stdout, out.Journal)
+	}
+	return finish(s, o, out, stdout, stderr)
+}
+
+// finish writes the reports, says how the run ended and picks the exit code.
+func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stderr io.Writer) int {
+	code := exitFailed
+	if out.Journal != nil && out.Journal.Result == journal.Passed {
+		code = exitPassed
+	}
+	if out.Journal != nil {
+		written := io.Discard
+		if o.headless {
+			written = stdout
+		}
+		if err := o.outputs.Write(out.Journal, written); err != nil {
+			fmt.Fprintf(stderr, "demohost: %v\n", err)
+			code = exitUsage
+		}
+	}
+	left := ""
+	switch n := out.Unreverted; {
+	case n == 1:
+		left = "; 1 fault was not reverted: run `demohost recover`"
+	case n > 1:
+		left = fmt.Sprintf("; %d faults were not reverted: run `demohost recover`", n)
+	}
+	if sig := out.Interrupted; sig != "" {
+		if left != "" {
+			fmt.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)\n", sig, left, s.LogPath)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
+		return exitFailed
+	}
+	if out.Err != nil {
+		s.Log.Error("run failed", "error", out.Err)
+		if out.PluginDied {
+			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s\n", s.Path, out.Err, left, s.LogPath)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "demohost: %v%s (log: %s)\n", out.Err, left, s.LogPath)
+		return exitUsage
+	}
+	return code
+}
+
+// sessionConfig is what every command that starts a plugin needs.
+func (c common) sessionConfig() (session.Config, error) {
+	startTimeout, err := durationEnv(startTimeoutEnv)
+	if err != nil {
+		return session.Config{}, err
+	}
+	return session.Config{Plugin: c.plugin, SHA256: c.sha256, Set: c.set, LogFile: c.logFile, StartTimeout: startTimeout}, nil
+}
+
+// durationEnv reads an optional duration from the environment.
+func durationEnv(name string) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 10s, or unset it", name, v)
+	}
+	return d, nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,131 @@
+package ledger
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/demohost/demohost/host/journal"
+)
+
+// Abandoned is a log left by a run that ended without reverting every
+// fault (its host crashed or was SIGKILLed).
+type Abandoned struct {
+	File    string
+	Run     Run
+	Started time.Time
+	// Active are the faults injected and never recorded as reverted.
+	Active  []journal.Chaos
+	handles []string
+}
+
+// Describe is a one-line summary, e.g. for the start-up warning.
+func (a Abandoned) Describe() string {
+	parts := make([]string, len(a.Active))
+	for i, c := range a.Active {
+		parts[i] = fmt.Sprintf("%s on %s", c.Type, c.Target)
+	}
+	return fmt.Sprintf("%s (plugin %s, started %s)", strings.Join(parts, ", "), a.Run.Plugin, a.Started.Local().Format(time.DateTime))
+}
+
+// FindAbandoned lists the logs in dir whose run is gone (not locked) and
+// that still have faults outstanding. Logs of finished runs with nothing
+// outstanding are removed.
+func FindAbandoned(dir string) ([]Abandoned, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []Abandoned
+	for _, file := range files {
+		a, err := readAbandoned(file)
+		if errors.Is(err, errLocked) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(a.Active) == 0 {
+			os.Remove(file)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+var errLocked = errors.New("log in use by a running demohost")
+
+func readAbandoned(file string) (Abandoned, error) {
+	a := Abandoned{File: file}
+	f, err := os.Open(file)
+	if err != nil {
+		return a, fmt.Errorf("chaos log: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return a, errLocked
+	}
+	active := map[string]journal.Chaos{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var e entry
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue // a torn last line from a crash
+		}
+		switch e.Op {
+		case "run":
+			if e.Run != nil {
+				a.Run, a.Started = *e.Run, e.At
+			}
+		case "inject":
+			if e.Chaos != nil && e.Handle != "" {
+				if _, seen := active[e.Handle]; !seen {
+					order = append(order, e.Handle)
+				}
+				active[e.Handle] = *e.Chaos
+			}
+		case "revert":
+			delete(active, e.Handle)
+		}
+	}
+	for _, h := range order {
+		if c, ok := active[h]; ok {
+			c.Handle = h
+			a.Active = append(a.Active, c)
+			a.handles = append(a.handles, h)
+		}
+	}
+	return a, sc.Err()
+}
+
+// Resume takes over an abandoned log: its outstanding faults become the
+// active records of a ledger that appends to the same file (locked), so
+// reverting them through Revert(…, ByRecover) is recorded where the crashed
+// run left them, and Close removes the file once none is left.
+func Resume(a Abandoned) (*Ledger, error) {
+	f, err := os.OpenFile(a.File, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("chaos log: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("chaos log %s is being recovered by another demohost", a.File)
+	}
+	l := &Ledger{f: f}
+	for i, c := range a.Active {
+		l.records = append(l.records, c)
+		l.handles = append(l.handles, a.handles[i])
+	}
+	return l, nil
+}
