@@ -7,23 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
-	"github.com/demohost/demohost/internal/wire"
 	"github.com/demohost/demohost/sdk"
 )
 
-// hostHealthInterval is the host's default health-stream interval.
-const hostHealthInterval = 250 * time.Millisecond
-
 // BenchmarkDetectionLatency measures the time from SIGSTOP of Redis to
-// redis_unreachable reaching the host, over the wire, from the real plugin
-// binary on the local runtime (go-plugin, mutual TLS, the host's copy of
-// the generated client). Each pause is watched two ways at once:
+// redis_unreachable reaching the host, from the real plugin binary on the
+// local runtime, through the host's own plugin client (host/pluginhost:
+// go-plugin, mutual TLS, the wire converted at the edge). Each pause is
+// watched two ways at once:
 //
-//   - push: the health stream the host opens (WatchHealth at the host's
-//     default 250ms interval), on which the plugin also sends a snapshot as
-//     soon as its monitor sees a change;
-//   - interval: GetHealth every 250ms on a ticker of its own, which is what
+//   - push: the health stream the runner opens (WatchHealth at its default
+//     250ms interval), on which the plugin also sends a snapshot as soon as
+//     its monitor sees a change;
+//   - interval: Health every 250ms on a ticker of its own, which is what
 //     the stream delivered before health was pushed on change.
 //
 // The clock starts just before the InjectChaos call (the figure includes
@@ -37,30 +36,34 @@ const hostHealthInterval = 250 * time.Millisecond
 // Target: push p50 at most 400 ms (interval only was about 520 ms mean).
 func BenchmarkDetectionLatency(b *testing.B) {
 	c := served(b)
-	ctx := context.Background()
-	stream := watchStream(b, c, hostHealthInterval)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	stream := watchStream(b, c, runner.DefaultHealthInterval)
 	ticker := &healthWatch{}
-	tick := time.NewTicker(hostHealthInterval)
-	defer tick.Stop()
-	stop := make(chan struct{})
-	defer close(stop)
-	go ticker.follow(func() (*wire.HealthSnapshot, error) {
-		select {
-		case <-stop:
-			return nil, context.Canceled
-		case <-tick.C:
+	go func() {
+		tick := time.NewTicker(runner.DefaultHealthInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if h, err := c.Health(ctx); err == nil {
+				ticker.saw(h)
+			}
 		}
-		return c.GetHealth(ctx, &wire.GetHealthRequest{})
-	})
+	}()
+	pause := subject.Fault{Kind: sdk.RedisPause}
 
 	const rounds = 20
 	var push, interval []time.Duration
 	for range b.N {
 		for range rounds {
 			testkit.WaitFor(b, 10*time.Second, "redis_unreachable clear on both", func() bool { return stream.clear() && ticker.clear() })
-			time.Sleep(rand.N(hostHealthInterval)) // a random phase of the ticker
+			time.Sleep(rand.N(runner.DefaultHealthInterval)) // a random phase of the ticker
 			paused := time.Now()
-			inj, err := c.InjectChaos(ctx, &wire.InjectChaosRequest{Fault: &wire.Fault{Kind: sdk.RedisPause}})
+			inj, err := c.InjectChaos(ctx, pause)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -72,7 +75,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 				return ok1 && ok2
 			})
 			push, interval = append(push, pushAt.Sub(paused)), append(interval, tickAt.Sub(paused))
-			if _, err := c.RevertChaos(ctx, &wire.RevertChaosRequest{Handle: inj.GetHandle()}); err != nil {
+			if _, err := c.RevertChaos(ctx, subject.Revert{Handle: inj.Handle, Fault: pause, Target: inj.Target}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -2,87 +2,45 @@ package ratelimiter
 
 import (
 	"context"
-	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/durationpb"
-
+	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
-	"github.com/demohost/demohost/internal/wire"
 	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
 	"github.com/demohost/demohost/sdk"
 )
 
-// wirePlugin dispenses the subject as the host's copy of the wire client.
-type wirePlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (wirePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("client only")
-}
-
-func (wirePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return wire.NewSubjectClient(c), nil
-}
-
-// served launches the plugin binary as demohost does (go-plugin, protocol
-// 2, mutual TLS), configures it with the defaults and sets it up; it is
-// shut down (reverting and tearing down) when tb ends.
-func served(tb testing.TB) wire.SubjectClient {
+// served launches the plugin binary with the host's own plugin client
+// (pluginhost: go-plugin, protocol 2, mutual TLS, the wire converted at the
+// edge), configures it with the defaults and sets it up; it is closed
+// (reverting and tearing down) when tb ends.
+func served(tb testing.TB) *pluginhost.Client {
 	tb.Helper()
 	testredis.Need(tb)
-	cmd := exec.Command(pluginBinary)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+tb.TempDir())
-	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: sdk.MagicCookieKey, MagicCookieValue: sdk.MagicCookieValue},
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {"subject": wirePlugin{}}},
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Logger:           hclog.NewNullLogger(),
-	})
-	tb.Cleanup(pc.Kill)
-	rpc, err := pc.Client()
+	tb.Setenv("XDG_STATE_HOME", tb.TempDir()) // the plugin inherits it
+	p, err := pluginhost.Launch(pluginhost.Config{Path: pluginBinary})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	raw, err := rpc.Dispense("subject")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := raw.(wire.SubjectClient)
-	ctx := context.Background()
-	d, err := c.Describe(ctx, &wire.DescribeRequest{})
+	tb.Cleanup(p.Close)
+	c, ctx := p.Subject, context.Background()
+	d, err := c.Describe(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	opts := map[string]string{}
-	for _, o := range d.GetOptions() {
-		opts[o.GetName()] = o.GetDefault()
+	for _, o := range d.Options {
+		opts[o.Name] = o.Default
 	}
-	if _, err := c.Configure(ctx, &wire.ConfigureRequest{Options: opts}); err != nil {
+	if err := c.Configure(ctx, opts); err != nil {
 		tb.Fatal(err)
 	}
-	setup, err := c.Setup(ctx, &wire.SetupRequest{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		_, err := setup.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("setup: %v", err)
-		}
+	if err := c.Setup(ctx, func(subject.Line) {}); err != nil {
+		tb.Fatalf("setup: %v", err)
 	}
 	return c
 }
@@ -95,22 +53,11 @@ type healthWatch struct {
 	since   time.Time // arrival of the first snapshot of the current presence
 }
 
-// follow reads snapshots from next until it fails.
-func (w *healthWatch) follow(next func() (*wire.HealthSnapshot, error)) {
-	for {
-		h, err := next()
-		if err != nil {
-			return
-		}
-		w.saw(h)
-	}
-}
-
-func (w *healthWatch) saw(h *wire.HealthSnapshot) {
+func (w *healthWatch) saw(h subject.Health) {
 	now := time.Now()
 	present := false
-	for _, v := range h.GetViolations() {
-		present = present || v.GetInvariant() == invRedisUnreachable
+	for _, v := range h.Violations {
+		present = present || v.Invariant == invRedisUnreachable
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -135,16 +82,12 @@ func (w *healthWatch) clear() bool {
 }
 
 // watchStream opens the host's health stream at interval.
-func watchStream(tb testing.TB, c wire.SubjectClient, interval time.Duration) *healthWatch {
+func watchStream(tb testing.TB, c *pluginhost.Client, interval time.Duration) *healthWatch {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	stream, err := c.WatchHealth(ctx, &wire.WatchHealthRequest{Interval: durationpb.New(interval)})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	w := &healthWatch{}
-	go w.follow(stream.Recv)
+	go func() { _ = c.WatchHealth(ctx, interval, w.saw) }()
 	return w
 }
 
@@ -156,20 +99,22 @@ func TestServedHealthStreamPushesRedisUnreachable(t *testing.T) {
 	w := watchStream(t, c, time.Minute)
 	ctx := context.Background()
 	paused := time.Now()
-	inj, err := c.InjectChaos(ctx, &wire.InjectChaosRequest{Fault: &wire.Fault{Kind: sdk.RedisPause}})
+	pause := subject.Fault{Kind: sdk.RedisPause}
+	inj, err := c.InjectChaos(ctx, pause)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.RevertChaos(ctx, &wire.RevertChaosRequest{Handle: inj.GetHandle()})
+	revert := subject.Revert{Handle: inj.Handle, Fault: pause, Target: inj.Target}
+	defer c.RevertChaos(ctx, revert)
 	testkit.WaitFor(t, 5*time.Second, "redis_unreachable on a one-minute health stream (only a push brings it)", func() bool {
 		_, ok := w.seen(paused)
 		return ok
 	})
 	at, _ := w.seen(paused)
 	t.Logf("redis_unreachable pushed %s after the pause", at.Sub(paused).Round(time.Millisecond))
-	rev, err := c.RevertChaos(ctx, &wire.RevertChaosRequest{Handle: inj.GetHandle(), Fault: &wire.Fault{Kind: sdk.RedisPause}, Target: inj.GetTarget()})
-	if err != nil || !strings.HasPrefix(rev.GetDetail(), "SIGCONT redis-server pid ") {
-		t.Fatalf("revert over the wire: %q, %v; want a line saying SIGCONT redis-server pid N", rev.GetDetail(), err)
+	rev, err := c.RevertChaos(ctx, revert)
+	if err != nil || !strings.HasPrefix(rev, "SIGCONT redis-server pid ") {
+		t.Fatalf("revert over the wire: %q, %v; want a line saying SIGCONT redis-server pid N", rev, err)
 	}
 	testkit.WaitFor(t, 5*time.Second, "redis_unreachable to clear on the one-minute stream (only a push clears it)", w.clear)
 }
