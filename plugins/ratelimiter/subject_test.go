@@ -339,6 +339,7 @@ func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	leftNode := crashed.cl.(*localCluster).nodes[0].Identity()
+	testkit.WaitFor(t, 5*time.Second, "the kernel to report the leftover Redis stopped", leftRedis.Stopped)
 
 	// A fresh plugin process (same state file) sets up while the first one's
 	// paused Redis and its nodes are still there.
