@@ -550,7 +550,7 @@ func TestFailClosedChaptersHoldNoOverAdmission(t *testing.T) {
 	holds := map[string][]string{}
 	for _, c := range cs {
 		for _, e := range c.Expectations {
-			if e.Mode == sdk.ModeHolds && e.Check.Kind == sdk.CheckViolationAbsent {
+			if e.Mode == sdk.ModeHolds && e.Check.Kind == sdk.CheckNoViolation {
 				holds[c.ID] = append(holds[c.ID], e.Check.Invariant)
 			}
 		}
