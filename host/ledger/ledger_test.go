@@ -159,6 +159,35 @@ func TestInjectWritesTheRecordBeforeItReturns(t *testing.T) {
 	}
 }
 
+// A fault the log cannot record is not left behind: Inject reverts it at
+// once and fails, saying so.
+func TestInjectThatCannotBeRecordedIsRevertedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir)
+	defer l.Close()
+	// The disk refuses every write from now on.
+	ro, err := os.Open(l.f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.f.Close()
+	l.f = ro
+	p := &plugin{}
+	_, _, err = l.Inject(ctx, p, 0, fault())
+	if err == nil {
+		t.Fatal("Inject succeeded although its record could not be written")
+	}
+	if calls := p.revertCalls(); len(calls) != 1 || calls[0].Handle != "h1" {
+		t.Fatalf("reverts = %+v; want the unrecorded fault reverted at once", calls)
+	}
+	if !strings.Contains(err.Error(), "the fault was reverted at once (started node-1 again)") || strings.Contains(err.Error(), "recover") {
+		t.Errorf("error = %q; want it to say the fault was reverted, with the plugin's line, and not send the user to recover", err)
+	}
+	if left := l.Unreverted(); len(left) != 0 {
+		t.Errorf("unreverted = %v after the revert", left)
+	}
+}
+
 // Every revert says why, in the record and on disk; reverting twice asks
 // the plugin once; a failed revert stays outstanding and can be tried again
 // (through a fresh plugin process after a crash).
