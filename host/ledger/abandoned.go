@@ -80,23 +80,30 @@ func readAbandoned(file string) (Abandoned, error) {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		var e entry
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
+		var old legacyEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil || json.Unmarshal(sc.Bytes(), &old) != nil {
 			continue // a torn last line from a crash
+		}
+		handle := e.Handle
+		if handle == "" && old.Chaos != nil {
+			handle = old.Chaos.Handle
 		}
 		switch e.Op {
 		case "run":
 			if e.Run != nil {
 				a.Run, a.Started = *e.Run, e.At
+			} else if old.Plugin != "" {
+				a.Run, a.Started = Run{Plugin: old.Plugin, Options: old.Options, PID: old.PID}, e.At
 			}
 		case "inject":
-			if e.Chaos != nil && e.Handle != "" {
-				if _, seen := active[e.Handle]; !seen {
-					order = append(order, e.Handle)
+			if e.Chaos != nil && handle != "" {
+				if _, seen := active[handle]; !seen {
+					order = append(order, handle)
 				}
-				active[e.Handle] = *e.Chaos
+				active[handle] = *e.Chaos
 			}
 		case "revert":
-			delete(active, e.Handle)
+			delete(active, handle)
 		}
 	}
 	for _, h := range order {
@@ -107,6 +114,18 @@ func readAbandoned(file string) (Abandoned, error) {
 		}
 	}
 	return a, sc.Err()
+}
+
+// legacyEntry is what a line of a log written by a demohost of protocol 1
+// holds beyond entry: the run's fields at the top level, the handle inside
+// the record. A host upgraded after a crash still finds those faults.
+type legacyEntry struct {
+	Plugin  string            `json:"plugin"`
+	Options map[string]string `json:"options"`
+	PID     int               `json:"pid"`
+	Chaos   *struct {
+		Handle string `json:"handle"`
+	} `json:"chaos"`
 }
 
 // Resume takes over an abandoned log: its outstanding faults become the

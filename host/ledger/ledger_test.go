@@ -450,3 +450,46 @@ func TestLogWithNothingOutstandingIsRemoved(t *testing.T) {
 		t.Errorf("log with nothing outstanding kept: %v", left)
 	}
 }
+
+// A log left by a demohost of protocol 1 (run fields at the top level,
+// handles inside the records) is still found after an upgrade, not taken
+// for a finished run and removed.
+func TestProtocol1LogIsFound(t *testing.T) {
+	dir := t.TempDir()
+	v1 := `{"op":"run","at":"2026-11-27T10:00:00Z","plugin":"/p/plugin","options":{"runtime":"local"},"pid":4242}
+{"op":"inject","at":"2026-11-27T10:00:01Z","chaos":{"name":"kill one node","type":"CONTAINER_KILL","target":"node-2","handle":"kill:node-2","chapter":2,"injected_at":"2026-11-27T10:00:01Z","reverted_at":null}}
+{"op":"inject","at":"2026-11-27T10:00:02Z","chaos":{"name":"pause","type":"REDIS_PAUSE","target":"redis","handle":"pause:redis","chapter":3,"injected_at":"2026-11-27T10:00:02Z","reverted_at":null}}
+{"op":"revert","at":"2026-11-27T10:00:03Z","chaos":{"name":"pause","type":"REDIS_PAUSE","target":"redis","handle":"pause:redis","chapter":3,"injected_at":"2026-11-27T10:00:02Z","reverted_at":"2026-11-27T10:00:03Z","reverted_by":"chapter"}}
+`
+	file := filepath.Join(dir, "20261127T100000.000000000-4242.jsonl")
+	if err := os.WriteFile(file, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FindAbandoned(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Active) != 1 || got[0].Active[0].Handle != "kill:node-2" || got[0].Active[0].Type != "CONTAINER_KILL" {
+		t.Fatalf("abandoned = %+v; want the protocol-1 log with kill:node-2 outstanding", got)
+	}
+	if r := got[0].Run; r.Plugin != "/p/plugin" || r.Options["runtime"] != "local" || r.PID != 4242 {
+		t.Errorf("run = %+v; want the protocol-1 run line's plugin and options", r)
+	}
+	l, err := Resume(got[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plugin{}
+	if _, err := l.Revert(ctx, p, l.Unreverted()[0], ByRecover); err != nil {
+		t.Fatal(err)
+	}
+	if calls := p.revertCalls(); len(calls) != 1 || calls[0].Handle != "kill:node-2" {
+		t.Errorf("reverts = %+v; want the protocol-1 handle", calls)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := files(t, dir); len(left) != 0 {
+		t.Errorf("recovered protocol-1 log kept: %v", left)
+	}
+}
