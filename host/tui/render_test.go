@@ -211,6 +211,18 @@ func TestRenderShowsTheWholeDemo(t *testing.T) {
 	}
 }
 
+// On a narrow screen the badge keeps what a presenter needs, the fault's
+// kind, its target and the time left, beside the progress.
+func TestRenderNarrowHeaderKeepsBadgeAndProgress(t *testing.T) {
+	s := draw(t, demoSnapshot(), newView(theme{}), 80, 24)
+	mustShow(t, s, "example 2.0.0 │ 01:05 │ [3/5] Kill", "⚡ NODE_KILL → node-2 · 27s left")
+	// Where the left part leaves the room, the badge names the fault in
+	// full, however long.
+	snap := demoSnapshot()
+	snap.Chaos[0].Until = time.Time{}
+	mustShow(t, draw(t, snap, newView(theme{}), 120, 40), "[3/5] Kill a node", "⚡ kill one node (NODE_KILL, count=1) → node-2 · until reverted")
+}
+
 func TestRenderExpectationWaitingForCountdown(t *testing.T) {
 	snap := demoSnapshot()
 	snap.Current.Expectations[0].Deadline = time.Time{}
