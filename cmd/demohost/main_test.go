@@ -101,16 +101,8 @@ func demohost(t *testing.T, env []string, args ...string) result {
 	return res
 }
 
-// exited reports whether process pid has ended: it is gone, or a zombie
-// waiting for init to reap it (a plugin whose host died is re-parented).
-func exited(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(after, "Z")
-}
+// exited reports whether process pid has ended.
+func exited(pid int) bool { return testkit.ProcessEnded(pid) }
 
 // script writes an executable shell script into a temporary directory.
 func script(t *testing.T, name, body string) string {

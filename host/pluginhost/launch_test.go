@@ -22,10 +22,7 @@ import (
 )
 
 // alive reports whether pid runs (a zombie waiting to be reaped does not).
-func alive(pid int) bool {
-	state := processState(pid)
-	return state != "" && state != "Z"
-}
+func alive(pid int) bool { return !testkit.ProcessEnded(pid) }
 
 // processState is the state letter of /proc/PID/stat (R, S, T, Z...).
 func processState(pid int) string {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,11 +119,8 @@ func buildDemo(t *testing.T) (host, plugin string) {
 // running lists the processes that run the executable at path.
 func running(path string) []string {
 	var pids []string
-	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
-	for _, exe := range procs {
-		if target, err := os.Readlink(exe); err == nil && target == path {
-			pids = append(pids, filepath.Base(filepath.Dir(exe)))
-		}
+	for _, pid := range testkit.ProcessesOf(path) {
+		pids = append(pids, strconv.Itoa(pid))
 	}
 	return pids
 }
@@ -253,11 +251,8 @@ func TestE2EQuitDuringChaosRevertsIt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the --watch command never ran: %v", err)
 	}
-	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
-		stat, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
-		if !strings.Contains(string(stat), ") Z ") {
-			t.Errorf("the --watch command (pid %s) outlived demohost", strings.TrimSpace(string(pid)))
-		}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(pid))); !testkit.ProcessEnded(n) {
+		t.Errorf("the --watch command (pid %d) outlived demohost", n)
 	}
 	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "exit" {
 		t.Errorf("report chaos = %+v; want one fault reverted on exit", j.Chaos)
