@@ -471,3 +471,18 @@ func TestFatalErrorIsNotACrash(t *testing.T) {
 	}
 	s.Shutdown(io.Discard)
 }
+
+// A signal channel its owner closes (nothing more will come) is no signal:
+// the run goes on to its end.
+func TestClosedSignalChannelIsNoSignal(t *testing.T) {
+	script(t, map[string]any{"Name": "calm", "Chapters": []map[string]any{{"ID": "calm", "Title": "Calm"}}})
+	s, _ := open(t, scriptedPlg, nil)
+	sigs := make(chan os.Signal)
+	close(sigs)
+	out := s.Run(context.Background(), session.RunOptions{View: headless.View(io.Discard), Headless: true, ChaosDir: t.TempDir(),
+		Signals: sigs, Runner: tuned, Exit: func(int) { t.Error("exit without a signal") }})
+	if out.Err != nil || out.Interrupted != "" || out.Journal.Result != journal.Passed {
+		t.Fatalf("outcome = %+v, result %q; want the run passed, not interrupted", out, out.Journal.Result)
+	}
+	s.Shutdown(io.Discard)
+}

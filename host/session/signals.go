@@ -58,8 +58,12 @@ func (s *signals) loop(ch <-chan os.Signal) {
 	step := 0
 	for {
 		var sig os.Signal
+		var ok bool
 		select {
-		case sig = <-ch:
+		case sig, ok = <-ch:
+			if !ok {
+				return // closed by its owner: no more signals
+			}
 		case <-s.stopped:
 			return
 		}
