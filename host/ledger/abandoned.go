@@ -37,7 +37,8 @@ func (a Abandoned) Describe() string {
 
 // FindAbandoned lists the logs in dir whose run is gone (not locked) and
 // that still have faults outstanding. Logs of finished runs with nothing
-// outstanding are removed.
+// outstanding are removed; a log still without its run line is left to
+// the demohost creating it.
 func FindAbandoned(dir string) ([]Abandoned, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil {
@@ -54,7 +55,11 @@ func FindAbandoned(dir string) ([]Abandoned, error) {
 			return nil, err
 		}
 		if len(a.Active) == 0 {
-			os.Remove(file)
+			// A log without its run line may be one another demohost has
+			// just created and not yet locked: leave it.
+			if a.Run.Plugin != "" {
+				os.Remove(file)
+			}
 			continue
 		}
 		out = append(out, a)

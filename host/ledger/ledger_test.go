@@ -493,3 +493,22 @@ func TestProtocol1LogIsFound(t *testing.T) {
 		t.Errorf("recovered protocol-1 log kept: %v", left)
 	}
 }
+
+// Open creates its log before it can lock it: another demohost looking for
+// abandoned logs in that instant must not take the empty file for a
+// finished run and remove it (the new run would then record its faults
+// in a file no recover can find).
+func TestLogBeingCreatedIsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	creating := filepath.Join(dir, "20261130T100000.000000000-4242.jsonl")
+	if err := os.WriteFile(creating, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FindAbandoned(dir)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("FindAbandoned = %+v, %v; want nothing", got, err)
+	}
+	if _, err := os.Stat(creating); err != nil {
+		t.Errorf("a log being created was removed: %v", err)
+	}
+}
