@@ -56,10 +56,10 @@ type Session struct {
 	stopWaiting context.Context
 	dontWait    context.CancelFunc
 	sig         *signals
-	mu      sync.Mutex // guards plugin, closed and died: Relaunch swaps the plugin
-	plugin  *pluginhost.Plugin
-	closed  bool
-	died    bool // a plugin process of this session exited by itself
+	mu          sync.Mutex // guards plugin, closed and died: Relaunch swaps the plugin
+	plugin      *pluginhost.Plugin
+	closed      bool
+	died        bool // a plugin process of this session exited by itself
 }
 
 // Open opens the log, resolves and launches the plugin, asks what it is,
