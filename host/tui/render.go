@@ -20,8 +20,6 @@ const (
 	minHeight = 24
 )
 
-const defaultKeys = "space/enter/→ next · ← back · ? help · q quit"
-
 // render draws one frame: a pure function of the snapshot, the view and the
 // screen's size (and now, for clocks). It does not call Show.
 func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
@@ -40,7 +38,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 		c.textEllipsis(1, y, w-2, b.text, b.style)
 		y++
 	}
-	drawFooter(c, snap, w, h-1)
+	drawFooter(c, snap, v.keys, w, h-1)
 
 	body := rect{0, y, w, h - 1 - y}
 	if len(v.watches) > 0 {
@@ -63,7 +61,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 	drawEvents(c, snap.Events, c.box(rect{right.x, right.y + nh, right.w, right.h - nh}, "events", c.th.border()))
 
 	if v.help {
-		drawHelp(c, w, h)
+		drawHelp(c, v.keys, w, h)
 	}
 }
 
@@ -173,18 +171,18 @@ func banners(snap *runner.Snapshot, v *view) []banner {
 	return out
 }
 
-func drawFooter(c canvas, snap *runner.Snapshot, w, y int) {
+func drawFooter(c canvas, snap *runner.Snapshot, rows []keyAction, w, y int) {
 	bar := c.th.bar()
 	c.fill(rect{0, y, w, 1}, bar)
 	x := 0
 	if snap.Notice != "" {
 		x = c.textEllipsis(0, y, w*2/3, " ⚠ "+snap.Notice+" ", c.th.notice()) + 1
 	}
-	keys := defaultKeys
-	if snap.Current != nil && snap.Current.KeyHint != "" {
-		keys = snap.Current.KeyHint + " · ? help · q quit"
+	hint := ""
+	if snap.Current != nil {
+		hint = snap.Current.KeyHint
 	}
-	c.textEllipsis(x+1, y, w-x-2, keys, bar)
+	c.textEllipsis(x+1, y, w-x-2, footerKeys(rows, hint), bar)
 }
 
 func drawLines(c canvas, in rect, lines []styledLine) {
@@ -527,23 +525,13 @@ func drawWatches(c canvas, watches []watchPanel, area rect) {
 	}
 }
 
-var helpLines = []string{
-	"space, enter, →   next chapter",
-	"←                 previous chapter (not re-run)",
-	"q, ctrl-c         quit (reverts chaos first)",
-	"r                 restart the plugin after a crash",
-	"?                 this help (esc closes)",
-	"ctrl-l            redraw the screen",
-	"",
-	"● UP  ✗ DOWN  ‖ PAUSED  ◐ DEGRADED  ? UNKNOWN",
-}
-
-func drawHelp(c canvas, w, h int) {
-	bw, bh := 54, len(helpLines)+4
+func drawHelp(c canvas, rows []keyAction, w, h int) {
+	lines := helpLines(rows)
+	bw, bh := 64, len(lines)+4
 	r := rect{(w - bw) / 2, (h - bh) / 2, bw, bh}
 	c.fill(r, c.th.base())
 	in := c.box(r, "help", c.th.base().Bold(true))
-	for i, l := range helpLines {
+	for i, l := range lines {
 		c.text(in.x+1, in.y+1+i, in.w-2, l, c.th.base())
 	}
 }

@@ -237,7 +237,45 @@ func TestRenderExpectationWaitingForCountdown(t *testing.T) {
 func TestRenderDefaultKeysWithoutHint(t *testing.T) {
 	snap := demoSnapshot()
 	snap.Current.KeyHint = ""
-	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), defaultKeys)
+	mustShow(t, draw(t, snap, newView(theme{}), 100, 30), "space/enter/→ next · ← back · ? help · q quit")
+}
+
+// A chapter's key hint says what its keys do in that chapter; the footer
+// then leaves out the built-in bindings of the keys it names, so no key
+// is offered twice.
+func TestFooterNeverRepeatsABinding(t *testing.T) {
+	for _, tt := range []struct{ hint, want string }{
+		{"q: quit", "q: quit · space/enter/→ next · ← back · ? help"},
+		{"space: continue once node_down shows", "space: continue once node_down shows · ← back · ? help · q quit"},
+		{"Enter/Right: on · Esc: nothing", "Enter/Right: on · Esc: nothing · ← back · ? help · q quit"},
+		{"", "space/enter/→ next · ← back · ? help · q quit"},
+	} {
+		snap := demoSnapshot()
+		snap.Current.KeyHint = tt.hint
+		s := draw(t, snap, newView(theme{}), 120, 40)
+		if footer := strings.TrimSpace(rows(s)[39]); footer != tt.want {
+			t.Errorf("key hint %q: footer %q, want %q", tt.hint, footer, tt.want)
+		}
+	}
+}
+
+// The help screen and the footer are the key table: every row of a mode
+// has its line in the help, and every row with a hint is in the footer.
+func TestHelpAndFooterListTheKeyTable(t *testing.T) {
+	for _, m := range []mode{live, replay} {
+		v := newView(theme{})
+		v.keys, v.help = keysFor(m), true
+		snap := demoSnapshot()
+		snap.Current.KeyHint = ""
+		s := draw(t, snap, v, 120, 40)
+		for _, a := range v.keys {
+			mustShow(t, s, a.names(", ", true))
+			mustShow(t, s, a.help)
+			if a.hint != "" && !strings.Contains(rows(s)[39], a.names("/", false)+" "+a.hint) {
+				t.Errorf("mode %d: footer %q lacks %q", m, rows(s)[39], a.hint)
+			}
+		}
+	}
 }
 
 func TestRenderShowsRefusalNotice(t *testing.T) {

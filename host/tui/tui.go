@@ -118,7 +118,9 @@ func run(ctx context.Context, screen tcell.Screen, d demo, opts Options, th them
 		}
 	}()
 
-	j, err := loop(ctx, screen, d, v, snaps, done, changed)
+	l := &loop{screen: screen, v: v, ctx: ctx, demo: d, snaps: snaps, done: done, changed: changed,
+		cancelled: ctx.Done(), restarted: make(chan restartResult, 1)}
+	j, err := l.run()
 	screen.Fini()
 	return j, err
 }
@@ -138,32 +140,50 @@ func forward(ctx context.Context, from <-chan struct{}, to chan<- struct{}) {
 	}
 }
 
-// loop renders on every change and turns keys into commands until the run
-// is over: asked to quit, it ends when the runner does; ending by itself,
-// it keeps the last screen up until the user presses q.
-func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-chan runner.Snapshot, done <-chan runResult, changed <-chan struct{}) (*journal.Journal, error) {
+// loop is the terminal UI's state between two frames: the screen, the
+// view (which holds the key bindings in force), and the run it shows.
+type loop struct {
+	screen tcell.Screen
+	v      *view
+	snap   runner.Snapshot
+
+	ctx       context.Context
+	demo      demo
+	snaps     <-chan runner.Snapshot // nil once closed
+	done      <-chan runResult
+	changed   <-chan struct{}    // a --watch panel has new output
+	cancelled <-chan struct{}    // ctx.Done(); nil once seen
+	restarted chan restartResult // a relaunch (r) has ended
+	result    *runResult         // what the runner returned, once it has
+	dismissed bool               // q pressed after the run ended
+}
+
+// over reports whether the loop is done: the run has ended, and the user
+// either asked to quit (and every snapshot up to the end was shown) or
+// pressed q to leave the screen of a run that ended by itself.
+func (l *loop) over() bool {
+	return l.result != nil && (l.dismissed || l.v.quitting && l.snaps == nil)
+}
+
+// run renders on every change and turns keys into commands until over:
+// asked to quit, it ends when the runner does; ending by itself, it keeps
+// the last screen up until the user presses q.
+func (l *loop) run() (*journal.Journal, error) {
 	events := make(chan tcell.Event, 16)
 	stopEvents := make(chan struct{})
-	go screen.ChannelEvents(events, stopEvents)
+	go l.screen.ChannelEvents(events, stopEvents)
 	defer close(stopEvents)
 
 	tick := time.NewTimer(time.Hour)
 	tick.Stop()
 	defer tick.Stop()
 
-	cancelled := ctx.Done()
-	restarted := make(chan restartResult, 1)
-	var (
-		snap     runner.Snapshot
-		result   *runResult
-		snapsEnd bool
-	)
-	snap.Index = -1
-	for {
+	l.snap.Index = -1
+	for !l.over() {
 		now := time.Now()
-		render(screen, &snap, v, now)
-		screen.Show()
-		if next := nextTick(&snap, now); !next.IsZero() && result == nil {
+		render(l.screen, &l.snap, l.v, now)
+		l.screen.Show()
+		if next := nextTick(&l.snap, now); !next.IsZero() && l.result == nil {
 			tick.Reset(next.Sub(now))
 		} else {
 			tick.Stop()
@@ -171,99 +191,100 @@ func loop(ctx context.Context, screen tcell.Screen, d demo, v *view, snaps <-cha
 
 		select {
 		case ev := <-events:
-			if handleEvent(ev, screen, d, v, result != nil) {
-				return result.j, result.err
-			}
-			if v.wantRestart {
-				v.wantRestart = false
-				if v.restart != nil && snap.PluginError != "" && !v.restarting && !v.quitting && result == nil {
-					v.restarting, v.restartErr = true, ""
-					go func(relaunch func() (subject.Plugin, error)) {
-						p, err := relaunch()
-						restarted <- restartResult{p, err}
-					}(v.restart)
-				}
-			}
-		case rr := <-restarted:
-			v.restarting = false
+			l.event(ev)
+		case rr := <-l.restarted:
+			l.v.restarting = false
 			if rr.err != nil {
-				v.restartErr = rr.err.Error()
+				l.v.restartErr = rr.err.Error()
 			} else {
-				d.Restart(rr.plugin)
+				l.demo.Restart(rr.plugin)
 			}
-		case s, ok := <-snaps:
+		case s, ok := <-l.snaps:
 			if !ok {
-				snaps, snapsEnd = nil, true
-				if result != nil && v.quitting {
-					return result.j, result.err
-				}
+				l.snaps = nil
 				continue
 			}
-			snap = s
-			v.observe(&snap)
-		case r := <-done:
-			result = &r
-			if ctx.Err() != nil {
-				v.quitting = true
+			l.snap = s
+			l.v.observe(&l.snap)
+		case r := <-l.done:
+			l.result, l.done = &r, nil
+			switch {
+			case l.ctx.Err() != nil || l.v.quitting: // asked to stop
+				l.v.quitting = true
+			case r.err != nil:
+				l.v.ended = r.err.Error()
+			default:
+				l.v.ended = "the runner stopped"
 			}
-			if v.quitting && snapsEnd {
-				return r.j, r.err
-			}
-			if !v.quitting {
-				v.ended = "the runner stopped"
-				if r.err != nil {
-					v.ended = r.err.Error()
-				}
-			}
-		case <-cancelled: // a signal: the runner reverts and stops by itself
-			cancelled = nil
-			v.quitting = true
-			if result != nil && snapsEnd {
-				return result.j, result.err
-			}
-		case <-changed:
+		case <-l.cancelled: // a signal: the runner reverts and stops by itself
+			l.cancelled = nil
+			l.v.quitting = true
+		case <-l.changed:
 		case <-tick.C:
+		}
+	}
+	return l.result.j, l.result.err
+}
+
+// event applies a resize, or a key through the key table.
+func (l *loop) event(ev tcell.Event) {
+	switch ev := ev.(type) {
+	case *tcell.EventResize:
+		l.redraw()
+	case *tcell.EventKey:
+		if a := action(l.v.keys, ev); a != nil {
+			a.do(l)
 		}
 	}
 }
 
-// handleEvent applies a key or resize; it says whether to leave the loop
-// (only once the run has ended).
-func handleEvent(ev tcell.Event, screen tcell.Screen, d demo, v *view, ended bool) bool {
-	switch ev := ev.(type) {
-	case *tcell.EventResize:
-		v.frame.forget()
-		screen.Sync()
-	case *tcell.EventKey:
-		k := ev.Key()
-		r := ev.Rune()
-		switch {
-		case k == tcell.KeyCtrlC || (k == tcell.KeyRune && r == 'q'):
-			if ended {
-				return true
-			}
-			v.quitting = true
-			d.Quit()
-		case k == tcell.KeyRune && r == 'r':
-			v.wantRestart = true
-		case k == tcell.KeyRune && r == '?':
-			v.help = !v.help
-		case k == tcell.KeyEscape:
-			v.help = false
-		case k == tcell.KeyCtrlL:
-			v.frame.forget()
-			screen.Sync()
-		case k == tcell.KeyEnter || k == tcell.KeyRight || (k == tcell.KeyRune && r == ' '):
-			v.help = false
-			if !v.quitting && !ended {
-				d.Next()
-			}
-		case k == tcell.KeyLeft:
-			v.help = false
-			if !v.quitting && !ended {
-				d.Prev()
-			}
-		}
+// The actions of keyTable.
+
+func (l *loop) next() {
+	l.v.help = false
+	if !l.v.quitting && l.result == nil {
+		l.demo.Next()
 	}
-	return false
+}
+
+func (l *loop) prev() {
+	l.v.help = false
+	if !l.v.quitting && l.result == nil {
+		l.demo.Prev()
+	}
+}
+
+// quit asks the runner to stop (again: to stop waiting for the plugin's
+// cleanup); once the run is over it leaves the screen.
+func (l *loop) quit() {
+	if l.result != nil {
+		l.dismissed = true
+		return
+	}
+	l.v.quitting = true
+	l.demo.Quit()
+}
+
+// restart relaunches a crashed plugin in the background; the loop hands
+// the new one to the runner when it is ready.
+func (l *loop) restart() {
+	v := l.v
+	if v.restart == nil || l.snap.PluginError == "" || v.restarting || v.quitting || l.result != nil {
+		return
+	}
+	v.restarting, v.restartErr = true, ""
+	go func(relaunch func() (subject.Plugin, error)) {
+		p, err := relaunch()
+		l.restarted <- restartResult{p, err}
+	}(v.restart)
+}
+
+func (l *loop) toggleHelp() { l.v.help = !l.v.help }
+
+func (l *loop) closeHelp() { l.v.help = false }
+
+// redraw forgets what the terminal shows and draws it all again.
+func (l *loop) redraw() {
+	l.v.frame.forget()
+	l.screen.Sync()
 }

@@ -14,19 +14,19 @@ const historyLen = 120
 // the view, not the demo.
 type view struct {
 	th       theme
-	help     bool   // the ? overlay is open
-	quitting bool   // the user asked to quit
-	ended    string // the run ended without being asked to; why
+	keys     []keyAction // the bindings in force: the footer and help list them
+	help     bool        // the ? overlay is open
+	quitting bool        // the user asked to quit
+	ended    string      // the run ended without being asked to; why
 	// restart relaunches a crashed plugin (Options.Restart; nil: no r key).
-	restart     func() (subject.Plugin, error)
-	restarting  bool                 // a relaunch is under way
-	restartErr  string               // why the last relaunch failed
-	wantRestart bool                 // r was pressed; the loop starts the relaunch
-	history     map[string][]float64 // per metric: values charted (a counter's rates)
-	totals      map[string]sample    // per counter metric: the last total seen
-	lastSeen    *subject.Health      // the health snapshot history was last fed from
-	watches     []watchPanel
-	frame       frame // what the screen was last given
+	restart    func() (subject.Plugin, error)
+	restarting bool                 // a relaunch is under way
+	restartErr string               // why the last relaunch failed
+	history    map[string][]float64 // per metric: values charted (a counter's rates)
+	totals     map[string]sample    // per counter metric: the last total seen
+	lastSeen   *subject.Health      // the health snapshot history was last fed from
+	watches    []watchPanel
+	frame      frame // what the screen was last given
 }
 
 // watchSource is a --watch process as the view reads it (*watch.Process).
@@ -41,7 +41,7 @@ type watchPanel struct {
 }
 
 func newView(th theme) *view {
-	return &view{th: th, history: map[string][]float64{}, totals: map[string]sample{}}
+	return &view{th: th, keys: keysFor(live), history: map[string][]float64{}, totals: map[string]sample{}}
 }
 
 // sample is a counter's total at one instant.
