@@ -70,10 +70,29 @@ func (u *run) onHealthError(err error, retryIn time.Duration) {
 		return
 	}
 	u.eventSev(journal.KindError, subject.Warning, "health stream: "+err.Error()+"; reconnecting in "+retryIn.String())
-	u.health = unobserved(u.health, "health stream: "+err.Error())
+	u.setHealth(unobserved(u.health, "health stream: "+err.Error()))
 	if errors.Is(err, subject.ErrUnreachable) {
 		u.pluginFailed("plugin unreachable", err)
 	}
+}
+
+// setHealth makes h the latest health, and remembers it among the recent
+// ones a view that missed a Snapshot catches up from.
+func (u *run) setHealth(h *subject.Health) {
+	u.health = h
+	u.recent = append(u.recent, h)
+	if len(u.recent) >= 2*RecentHealth {
+		// A fresh array: published Snapshots keep theirs.
+		u.recent = append([]*subject.Health(nil), u.recent[len(u.recent)-RecentHealth:]...)
+	}
+}
+
+// recentHealth is Snapshot.Recent: the last RecentHealth health snapshots.
+// Its capacity ends at its length, so the runner's next append never
+// writes where a published Snapshot can see.
+func (u *run) recentHealth() []*subject.Health {
+	n := len(u.recent)
+	return u.recent[max(0, n-RecentHealth):n:n]
 }
 
 // unobserved is what is known while the subject cannot be observed: the
@@ -109,7 +128,7 @@ func (u *run) onHealth(h *subject.Health) {
 	if h.Error != "" && len(h.Nodes) == 0 {
 		h = unobserved(u.health, h.Error)
 	}
-	u.health = h
+	u.setHealth(h)
 	for _, e := range u.rec.record(now, h) {
 		u.eventSev(e.Kind, subject.Info, e.Message)
 	}

@@ -13,6 +13,7 @@ func (u *run) snapshot() Snapshot {
 		Chapters:       make([]ChapterSummary, len(u.chapters)),
 		Chaos:          make([]ActiveChaos, len(u.active)),
 		Health:         u.health, // never modified once received
+		Recent:         u.recentHealth(),
 		Events:         append([]Event(nil), u.events...),
 		Notice:         u.notice,
 		PluginError:    u.pluginErr,

@@ -34,7 +34,8 @@ type run struct {
 	chapters  []*chapterRun
 	active    []activeFault
 	health    *subject.Health
-	events    []Event // the newest maxEvents
+	recent    []*subject.Health // health snapshots shown, oldest first; the last is health
+	events    []Event           // the newest maxEvents
 	notice    string
 	noticeID  int
 	pluginErr string

@@ -29,6 +29,10 @@ const (
 	NotChecked                  // never checked: the fault it needed was not injected
 )
 
+// RecentHealth bounds Snapshot.Recent: more health snapshots than a view
+// charts (a sparkline of 120 samples needs 121 of a counter).
+const RecentHealth = 128
+
 // Snapshot is an immutable copy of the demo state, made by the runner
 // goroutine after every change. Views render it and nothing else.
 type Snapshot struct {
@@ -43,7 +47,11 @@ type Snapshot struct {
 
 	Chaos  []ActiveChaos   // faults active now
 	Health *subject.Health // latest; nil before the first
-	Events []Event         // most recent last, bounded
+	// Recent are the latest health snapshots, oldest first, Health last (at
+	// most RecentHealth): a view that missed a Snapshot (it keeps only the
+	// newest) catches up on the samples it charts from them.
+	Recent []*subject.Health
+	Events []Event // most recent last, bounded
 
 	// Notice is a transient message for the user, e.g. why advancing was
 	// refused. Empty when there is none.

@@ -462,3 +462,28 @@ func TestRenderCounterMetricAsRate(t *testing.T) {
 	}
 	t.Error("the counter is not shown")
 }
+
+// A view that missed Snapshots (the runner keeps only the newest for it)
+// charts the same samples as one that read every one: it catches up from
+// Snapshot.Recent.
+func TestMissedSnapshotsLoseNoSample(t *testing.T) {
+	every, some := newView(theme{}), newView(theme{})
+	var recent []*subject.Health
+	for i := range 30 {
+		h := *demoSnapshot().Health
+		h.TakenAt = t0.Add(time.Duration(i) * 250 * time.Millisecond)
+		h.Metrics = []subject.Metric{{Name: "requests", Value: float64(i * i * 10), Kind: subject.MetricCounter}, {Name: "p99", Value: float64(i % 7)}}
+		recent = append(recent, &h)
+		snap := demoSnapshot()
+		snap.Health, snap.Recent = &h, recent[max(0, len(recent)-runner.RecentHealth):]
+		every.observe(&snap)
+		if i%4 == 3 || i == 29 { // the last one is read by both
+			some.observe(&snap)
+		}
+	}
+	for _, name := range []string{"requests", "p99"} {
+		if got, want := fmt.Sprint(some.history[name]), fmt.Sprint(every.history[name]); got != want || len(every.history[name]) < 29 {
+			t.Errorf("%s charted %s after missing snapshots, %s after reading all", name, got, want)
+		}
+	}
+}

@@ -50,9 +50,28 @@ type sample struct {
 	total float64
 }
 
-// observe feeds a new snapshot's health into the metric history.
+// observe feeds the metric history with the health snapshots s brings
+// that it has not seen: those of s.Recent after the last one seen, so a
+// Snapshot the loop never read loses no sample.
 func (v *view) observe(s *runner.Snapshot) {
-	h := s.Health
+	recent := s.Recent
+	if len(recent) == 0 && s.Health != nil {
+		recent = []*subject.Health{s.Health}
+	}
+	from := 0
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i] == v.lastSeen {
+			from = i + 1
+			break
+		}
+	}
+	for _, h := range recent[from:] {
+		v.observeHealth(h)
+	}
+}
+
+// observeHealth adds one health snapshot's metrics to the history.
+func (v *view) observeHealth(h *subject.Health) {
 	if h == nil || h == v.lastSeen {
 		return
 	}
