@@ -4,6 +4,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type Journal struct {
 	Nodes          []NodeTransition `json:"node_transitions"`
 	Metrics        []MetricSeries   `json:"metrics"`
 	Events         []Event          `json:"events"`
+	// Screen is what the views were shown, for `demohost replay`; nil in
+	// journals written before it was recorded.
+	Screen *Screen `json:"screen,omitempty"`
 }
 
 // Chapter is one chapter's outcome.
@@ -159,11 +163,22 @@ const (
 	KindTeardown  = "teardown"
 )
 
-// Encode writes the journal as indented JSON.
+// Encode writes the journal as indented JSON; its screen record, the bulk
+// of a long run, compactly, one record a line.
 func (j *Journal) Encode(w io.Writer) error {
-	b, err := json.MarshalIndent(j, "", "  ")
+	head := *j
+	head.Screen = nil
+	b, err := json.MarshalIndent(&head, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
+	}
+	if j.Screen != nil {
+		screen, err := j.Screen.encode("  ")
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n}"))
+		b = append(append(append(b, ",\n  \"screen\": "...), screen...), "\n}"...)
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err

@@ -1,7 +1,14 @@
 package runner
 
-// publish sends subscribers a fresh, deep-copied Snapshot of the state.
-func (u *run) publish() { u.r.publish(u.snapshot()) }
+import "time"
+
+// publish sends subscribers a fresh, deep-copied Snapshot of the state, and
+// records it in the journal's screen record.
+func (u *run) publish() {
+	s := u.snapshot()
+	u.screen.add(time.Now(), s, len(u.j.Events))
+	u.r.publish(s)
+}
 
 func (u *run) snapshot() Snapshot {
 	s := Snapshot{

@@ -50,8 +50,9 @@ type run struct {
 	plugin subject.Plugin // Restart replaces it
 	ledger *ledger.Ledger
 
-	j   *journal.Journal
-	rec *recorder
+	j      *journal.Journal
+	rec    *recorder
+	screen *screenRecorder
 }
 
 func newRun(r *Runner, ctx, cleanup context.Context) *run {
@@ -74,6 +75,7 @@ func newRun(r *Runner, ctx, cleanup context.Context) *run {
 	for i, c := range r.cfg.Chapters {
 		u.chapters = append(u.chapters, newChapterRun(i, c))
 	}
+	u.screen = newScreenRecorder(j, u.chapters)
 	return u
 }
 

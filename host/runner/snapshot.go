@@ -33,6 +33,17 @@ const (
 // charts (a sparkline of 120 samples needs 121 of a counter).
 const RecentHealth = 128
 
+// HealthAfter is the health snapshots of recent (a Snapshot's Recent) that
+// came after last: all of them when last is not among them.
+func HealthAfter(recent []*subject.Health, last *subject.Health) []*subject.Health {
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i] == last {
+			return recent[i+1:]
+		}
+	}
+	return recent
+}
+
 // Snapshot is an immutable copy of the demo state, made by the runner
 // goroutine after every change. Views render it and nothing else.
 type Snapshot struct {

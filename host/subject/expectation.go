@@ -38,6 +38,16 @@ func (m Mode) String() string {
 	return "unknown mode"
 }
 
+// ParseMode reads what String writes; ok is false for anything else.
+func ParseMode(s string) (m Mode, ok bool) {
+	for m := Eventually; m <= After; m++ {
+		if m.String() == s {
+			return m, true
+		}
+	}
+	return Eventually, false
+}
+
 // Check is what an expectation looks for in one snapshot.
 type Check struct {
 	Kind      CheckKind

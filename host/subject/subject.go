@@ -128,3 +128,14 @@ func (s Severity) String() string {
 	}
 	return "INFO"
 }
+
+// ParseSeverity reads what String writes ("" and anything else: Info).
+func ParseSeverity(s string) Severity {
+	switch s {
+	case "WARNING":
+		return Warning
+	case "CRITICAL":
+		return Critical
+	}
+	return Info
+}

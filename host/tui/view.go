@@ -58,14 +58,7 @@ func (v *view) observe(s *runner.Snapshot) {
 	if len(recent) == 0 && s.Health != nil {
 		recent = []*subject.Health{s.Health}
 	}
-	from := 0
-	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i] == v.lastSeen {
-			from = i + 1
-			break
-		}
-	}
-	for _, h := range recent[from:] {
+	for _, h := range runner.HealthAfter(recent, v.lastSeen) {
 		v.observeHealth(h)
 	}
 }
