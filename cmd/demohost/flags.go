@@ -18,6 +18,7 @@ Usage:
            [--timeline FILE.svg] [--junit FILE.xml]
   demohost describe --plugin PATH [--set key=value]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
+  demohost replay FILE.json [--speed N] [--cast FILE.cast [--size 120x40]]
   demohost recover [--log-file FILE]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
@@ -38,6 +39,12 @@ demohost recover reverts the faults of runs that ended without reverting them
 (a crashed or killed demohost); a run warns when there are any.
 
 demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
+
+demohost replay shows a saved --report journal in the terminal UI as the run
+showed it, with no plugin, cluster or Docker: space pauses, + and - change the
+speed (--speed: 0.5, 1, 2, 4 or 8), → and ← move by chapter, q quits. With
+--cast it writes an asciinema (asciicast v2) recording instead, no terminal
+needed, at --size COLUMNSxROWS (default 120x40).
 
 Exit codes: 0 every chapter passed, 1 a chapter failed, 2 bad input or plugin error.
 `

@@ -36,6 +36,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, reportCommand(opts, stdout))
 	}
+	if len(args) > 0 && args[0] == "replay" {
+		opts, err := parseReplayArgs(args[1:])
+		if err != nil {
+			return usageError(stdout, stderr, err)
+		}
+		return fail(stderr, replayCommand(opts, stdout))
+	}
 	if len(args) > 0 && args[0] == "recover" {
 		opts, err := parseRecoverArgs(args[1:])
 		if err != nil {

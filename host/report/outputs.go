@@ -42,6 +42,19 @@ func (o Outputs) Write(j *journal.Journal, w io.Writer) error {
 	return nil
 }
 
+// WriteFile writes one more file the way Write writes the outputs: its
+// path (the value of --flag) checked first, then written whole or not at
+// all. example names a file for the error that path is a directory.
+func WriteFile(flag, path, example string, write func(io.Writer) error) error {
+	if err := checkOutputPath("--"+flag, path, example); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, write); err != nil {
+		return fmt.Errorf("--%s %s: %w", flag, path, err)
+	}
+	return nil
+}
+
 type output struct {
 	flag, path, example string
 	write               func(io.Writer, *journal.Journal) error

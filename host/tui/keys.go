@@ -10,9 +10,9 @@ import (
 type mode uint8
 
 const (
-	live   mode = 1 << iota // a run of a plugin
-	replay                  // a journal played back
-	both   = live | replay
+	liveMode   mode = 1 << iota // a run of a plugin
+	replayMode                  // a journal played back
+	bothModes  = liveMode | replayMode
 )
 
 // key is one key as the footer and the help screen name it.
@@ -35,6 +35,7 @@ var (
 	keyEsc   = key{k: tcell.KeyEscape, name: "esc"}
 	keyCtrlC = key{k: tcell.KeyCtrlC, name: "ctrl-c", quiet: true}
 	keyCtrlL = key{k: tcell.KeyCtrlL, name: "ctrl-l"}
+	keyEqual = key{k: tcell.KeyRune, r: '=', name: "=", quiet: true} // + without shift
 )
 
 // keyAction is one row of the key table: its keys, the footer's word for
@@ -51,13 +52,19 @@ type keyAction struct {
 // alone drives what a key does (loop.key), the footer (footerKeys) and the
 // help screen (helpLines): adding a binding is adding a row.
 var keyTable = []keyAction{
-	{keys: []key{keySpace, keyEnter, keyRight}, hint: "next", help: "next chapter", in: live, do: (*loop).next},
-	{keys: []key{keyLeft}, hint: "back", help: "previous chapter (not re-run)", in: live, do: (*loop).prev},
-	{keys: []key{runeKey('?')}, hint: "help", help: "this help", in: both, do: (*loop).toggleHelp},
-	{keys: []key{keyEsc}, help: "close this help", in: both, do: (*loop).closeHelp},
-	{keys: []key{runeKey('q'), keyCtrlC}, hint: "quit", help: "quit (reverts chaos first)", in: live, do: (*loop).quit},
-	{keys: []key{runeKey('r')}, help: "restart the plugin after a crash", in: live, do: (*loop).restart},
-	{keys: []key{keyCtrlL}, help: "redraw the screen", in: both, do: (*loop).redraw},
+	{keys: []key{keySpace, keyEnter, keyRight}, hint: "next", help: "next chapter", in: liveMode, do: (*loop).next},
+	{keys: []key{keyLeft}, hint: "back", help: "previous chapter (not re-run)", in: liveMode, do: (*loop).prev},
+	{keys: []key{keySpace}, hint: "pause", help: "pause, resume (at the end: from the start)", in: replayMode, do: (*loop).pause},
+	{keys: []key{keyRight}, hint: "next", help: "next chapter", in: replayMode, do: (*loop).seekNext},
+	{keys: []key{keyLeft}, hint: "back", help: "previous chapter", in: replayMode, do: (*loop).seekPrev},
+	{keys: []key{runeKey('+'), keyEqual}, hint: "faster", help: "faster (up to 8×)", in: replayMode, do: (*loop).faster},
+	{keys: []key{runeKey('-')}, hint: "slower", help: "slower (down to ½×)", in: replayMode, do: (*loop).slower},
+	{keys: []key{runeKey('?')}, hint: "help", help: "this help", in: bothModes, do: (*loop).toggleHelp},
+	{keys: []key{keyEsc}, help: "close this help", in: bothModes, do: (*loop).closeHelp},
+	{keys: []key{runeKey('q'), keyCtrlC}, hint: "quit", help: "quit (reverts chaos first)", in: liveMode, do: (*loop).quit},
+	{keys: []key{runeKey('q'), keyCtrlC}, hint: "quit", help: "quit", in: replayMode, do: (*loop).leave},
+	{keys: []key{runeKey('r')}, help: "restart the plugin after a crash", in: liveMode, do: (*loop).restart},
+	{keys: []key{keyCtrlL}, help: "redraw the screen", in: bothModes, do: (*loop).redraw},
 }
 
 // keysFor is the rows of keyTable that work in mode m, in table order.

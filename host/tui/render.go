@@ -10,6 +10,7 @@ import (
 	"github.com/rivo/uniseg"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/replay"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/host/subject"
 )
@@ -31,7 +32,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 		drawTooSmall(c, w, h)
 		return
 	}
-	drawHeader(c, snap, now, w)
+	drawHeader(c, snap, v.replay, now, w)
 	y := 1
 	for _, b := range banners(snap, v) {
 		c.fill(rect{0, y, w, 1}, b.style)
@@ -73,7 +74,7 @@ func drawTooSmall(c canvas, w, h int) {
 	c.text(max(0, (w-len(now))/2), y+1, w, now, c.th.base())
 }
 
-func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
+func drawHeader(c canvas, snap *runner.Snapshot, rp *replayInfo, now time.Time, w int) {
 	bar := c.th.bar()
 	c.fill(rect{0, 0, w, 1}, bar)
 	name := "demohost"
@@ -86,6 +87,9 @@ func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
 		progress += " " + snap.Current.Title
 	}
 	left := strings.Join([]string{name, clock(snap, now), progress}, " │ ")
+	if rp != nil {
+		left = replayTag(snap, rp) + " │ " + left
+	}
 	badgeW := 0
 	if len(snap.Chaos) > 0 {
 		// The badge gets the room the left part leaves, and at least half.
@@ -101,6 +105,26 @@ func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
 		c.textEllipsis(w-badgeW, 0, badgeW, badge, c.th.alarm())
 	}
 	c.textEllipsis(1, 0, w-badgeW-2, left, bar.Bold(true))
+}
+
+// replayTag says the screen is a replay: of the run recorded when, at
+// which speed, and whether paused or at the end.
+func replayTag(snap *runner.Snapshot, rp *replayInfo) string {
+	tag := "▶ REPLAY"
+	switch {
+	case rp.ended:
+		tag = "■ REPLAY"
+	case rp.paused:
+		tag = "‖ REPLAY"
+	}
+	tag += " " + snap.StartedAt.Format("2006-01-02 15:04") + " · " + replay.SpeedLabel(rp.speed)
+	switch {
+	case rp.ended:
+		tag += " · end"
+	case rp.paused:
+		tag += " · paused"
+	}
+	return tag
 }
 
 func clock(snap *runner.Snapshot, now time.Time) string {

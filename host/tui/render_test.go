@@ -262,7 +262,7 @@ func TestFooterNeverRepeatsABinding(t *testing.T) {
 // The help screen and the footer are the key table: every row of a mode
 // has its line in the help, and every row with a hint is in the footer.
 func TestHelpAndFooterListTheKeyTable(t *testing.T) {
-	for _, m := range []mode{live, replay} {
+	for _, m := range []mode{liveMode, replayMode} {
 		v := newView(theme{})
 		v.keys, v.help = keysFor(m), true
 		snap := demoSnapshot()

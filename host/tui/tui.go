@@ -11,6 +11,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/replay"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/host/watch"
@@ -155,7 +156,10 @@ type loop struct {
 	cancelled <-chan struct{}    // ctx.Done(); nil once seen
 	restarted chan restartResult // a relaunch (r) has ended
 	result    *runResult         // what the runner returned, once it has
-	dismissed bool               // q pressed after the run ended
+	dismissed bool               // q pressed after the run ended (replay: q pressed)
+
+	player   *replay.Player // the replay's, nil for a live run
+	playback *playback
 }
 
 // over reports whether the loop is done: the run has ended, and the user

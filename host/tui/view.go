@@ -18,6 +18,7 @@ type view struct {
 	help     bool        // the ? overlay is open
 	quitting bool        // the user asked to quit
 	ended    string      // the run ended without being asked to; why
+	replay   *replayInfo // a playback's speed and state; nil for a live run
 	// restart relaunches a crashed plugin (Options.Restart; nil: no r key).
 	restart    func() (subject.Plugin, error)
 	restarting bool                 // a relaunch is under way
@@ -41,7 +42,7 @@ type watchPanel struct {
 }
 
 func newView(th theme) *view {
-	return &view{th: th, keys: keysFor(live), history: map[string][]float64{}, totals: map[string]sample{}}
+	return &view{th: th, keys: keysFor(liveMode), history: map[string][]float64{}, totals: map[string]sample{}}
 }
 
 // sample is a counter's total at one instant.
@@ -89,6 +90,11 @@ func (v *view) observeHealth(h *subject.Health) {
 		}
 		v.history[m.Name] = hist
 	}
+}
+
+// resetCharts forgets the metric history, to chart again from the start.
+func (v *view) resetCharts() {
+	v.history, v.totals, v.lastSeen = map[string][]float64{}, map[string]sample{}, nil
 }
 
 // rate is a counter metric's latest rate per second (0 before two samples).
