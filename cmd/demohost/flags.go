@@ -182,30 +182,45 @@ func registerRendered(fs *flag.FlagSet, o *report.Outputs) {
 // parseReportArgs takes the journal path first or after the flags.
 func parseReportArgs(args []string) (reportOptions, error) {
 	var o reportOptions
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		o.journal, args = args[0], args[1:]
-	}
 	fs := newFlagSet()
 	registerRendered(fs, &o.outputs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, errHelp
-		}
-		return o, fmt.Errorf("%v; see demohost --help", err)
+	journal, err := parseWithJournal(fs, args, "report", "demohost report r.json --timeline t.svg --junit j.xml")
+	if err != nil {
+		return o, err
 	}
-	rest := fs.Args()
-	if o.journal == "" && len(rest) > 0 {
-		o.journal, rest = rest[0], rest[1:]
-	}
+	o.journal = journal
 	switch {
-	case len(rest) > 0:
-		return o, fmt.Errorf("unexpected argument %q: demohost report takes one journal, e.g. demohost report r.json --timeline t.svg", rest[0])
-	case o.journal == "":
-		return o, errors.New("report needs a journal: demohost report r.json --timeline t.svg --junit j.xml")
 	case o.outputs.Timeline == "" && o.outputs.JUnit == "":
 		return o, fmt.Errorf("nothing to write: pass --timeline FILE.svg and/or --junit FILE.xml, e.g. demohost report %s --timeline t.svg", o.journal)
 	}
 	return o, o.outputs.Check()
+}
+
+// parseWithJournal parses the flags of command, which takes one journal,
+// first or after the flags, and returns the journal; example is the
+// command line its errors show.
+func parseWithJournal(fs *flag.FlagSet, args []string, command, example string) (string, error) {
+	journal := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		journal, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", errHelp
+		}
+		return "", fmt.Errorf("%v; see demohost --help", err)
+	}
+	rest := fs.Args()
+	if journal == "" && len(rest) > 0 {
+		journal, rest = rest[0], rest[1:]
+	}
+	switch {
+	case len(rest) > 0:
+		return "", fmt.Errorf("unexpected argument %q: demohost %s takes one journal, e.g. %s", rest[0], command, example)
+	case journal == "":
+		return "", fmt.Errorf("%s needs a journal: %s", command, example)
+	}
+	return journal, nil
 }
 
 func parseRecoverArgs(args []string) (recoverOptions, error) {

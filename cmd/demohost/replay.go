@@ -2,11 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/replay"
@@ -28,29 +26,16 @@ type replayOptions struct {
 // parseReplayArgs takes the journal path first or after the flags.
 func parseReplayArgs(args []string) (replayOptions, error) {
 	o := replayOptions{speed: 1}
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		o.journal, args = args[0], args[1:]
-	}
 	fs := newFlagSet()
 	fs.StringVar(&o.cast, "cast", "", "")
 	fs.StringVar(&o.size, "size", "", "")
 	fs.Float64Var(&o.speed, "speed", 1, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, errHelp
-		}
-		return o, fmt.Errorf("%v; see demohost --help", err)
+	journal, err := parseWithJournal(fs, args, "replay", "demohost replay r.json (a journal written with --report)")
+	if err != nil {
+		return o, err
 	}
-	rest := fs.Args()
-	if o.journal == "" && len(rest) > 0 {
-		o.journal, rest = rest[0], rest[1:]
-	}
-	switch {
-	case len(rest) > 0:
-		return o, fmt.Errorf("unexpected argument %q: demohost replay takes one journal, e.g. demohost replay r.json", rest[0])
-	case o.journal == "":
-		return o, errors.New("replay needs a journal: demohost replay r.json (one written with --report)")
-	case o.size != "" && o.cast == "":
+	o.journal = journal
+	if o.size != "" && o.cast == "" {
 		return o, errors.New("--size sets the size of a --cast recording; the terminal UI takes the terminal's: add --cast FILE.cast")
 	}
 	if err := replay.CheckSpeed(o.speed); err != nil {

@@ -94,14 +94,8 @@ func (pb *playback) next(k int, snap *runner.Snapshot, now time.Time) time.Time 
 // play renders the frame of the player's instant, sleeping until the
 // picture changes, and turns keys into player commands until q.
 func (l *loop) play() {
-	events := make(chan tcell.Event, 16)
-	stopEvents := make(chan struct{})
-	go l.screen.ChannelEvents(events, stopEvents)
-	defer close(stopEvents)
-
-	wake := time.NewTimer(time.Hour)
-	wake.Stop()
-	defer wake.Stop()
+	events, wake, stop := l.listen()
+	defer stop()
 	for !l.dismissed {
 		now := l.player.Now()
 		k := l.player.Frame(now)

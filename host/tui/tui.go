@@ -173,15 +173,8 @@ func (l *loop) over() bool {
 // asked to quit, it ends when the runner does; ending by itself, it keeps
 // the last screen up until the user presses q.
 func (l *loop) run() (*journal.Journal, error) {
-	events := make(chan tcell.Event, 16)
-	stopEvents := make(chan struct{})
-	go l.screen.ChannelEvents(events, stopEvents)
-	defer close(stopEvents)
-
-	tick := time.NewTimer(time.Hour)
-	tick.Stop()
-	defer tick.Stop()
-
+	events, tick, stop := l.listen()
+	defer stop()
 	l.snap.Index = -1
 	for !l.over() {
 		now := time.Now()
@@ -228,6 +221,20 @@ func (l *loop) run() (*journal.Journal, error) {
 		}
 	}
 	return l.result.j, l.result.err
+}
+
+// listen delivers the screen's events, and returns them with a timer to
+// wake the loop (stopped) and what stops both.
+func (l *loop) listen() (<-chan tcell.Event, *time.Timer, func()) {
+	events := make(chan tcell.Event, 16)
+	stopEvents := make(chan struct{})
+	go l.screen.ChannelEvents(events, stopEvents)
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	return events, wake, func() {
+		wake.Stop()
+		close(stopEvents)
+	}
 }
 
 // event applies a resize, or a key through the key table.
