@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -68,3 +70,37 @@ func BenchmarkSignalToReverted(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkRatelimiterJournal runs the rate-limiter demo from its first
+// chapter to its last, headless, with --report, as the recording shipped
+// in recordings/ was made (its own Redis and limiter nodes, local runtime,
+// the default 250 ms health interval), and reports the journal's size as
+// written (KB), the run's length (s) and its size per minute of run
+// (KB/min: a headless run packs every chapter's events into half a minute,
+// so this is far above what a presenter's pace writes).
+//
+// Target: under 1 MB per 10 minutes at the default health interval.
+func BenchmarkRatelimiterJournal(b *testing.B) {
+	plugin := filepath.Join(b.TempDir(), "ratelimiter", "demohost-ratelimiter")
+	if err := testkit.GoBuild(plugin, "plugins/ratelimiter/cmd/demohost-ratelimiter"); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		dir := b.TempDir()
+		report := filepath.Join(dir, "r.json")
+		res := demohost(b, nil, "--plugin", plugin, "--headless", "--report", report, "--log-file", filepath.Join(dir, "log"))
+		if res.code != exitPassed {
+			b.Fatalf("the rate-limiter demo exited %d (want a full run):\n%s\n%s", res.code, res.stdout, res.stderr)
+		}
+		info, err := os.Stat(report)
+		if err != nil {
+			b.Fatal(err)
+		}
+		j := readReport(b, report)
+		kb, secs := float64(info.Size())/1000, j.FinishedAt.Sub(j.StartedAt).Seconds()
+		b.ReportMetric(kb, "KB")
+		b.ReportMetric(secs, "s")
+		b.ReportMetric(kb/secs*60, "KB/min")
+	}
+	b.ReportMetric(0, "ns/op")
+}

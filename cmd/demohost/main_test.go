@@ -81,7 +81,7 @@ type result struct {
 
 // demohost runs the CLI with args and extra environment (the state dir is a
 // temporary one) and waits for it to exit.
-func demohost(t *testing.T, env []string, args ...string) result {
+func demohost(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -111,18 +111,28 @@ type ActiveFault struct {
 }
 
 // HealthRecord is one health snapshot: what changed since the one before
-// (the first: since an empty one). A list given whole replaces the last;
-// otherwise only the elements given by index changed.
+// (the first: since an empty one). A list given whole replaces the last
+// (its length or the names of its elements changed); otherwise only the
+// elements given by index changed, and of those only the fields given.
 type HealthRecord struct {
-	TakenAt    int64              `json:"taken_at"`
-	Nodes      *[]HealthNode      `json:"nodes,omitempty"`
-	Node       map[int]HealthNode `json:"node,omitempty"`
-	Metrics    *[]HealthMetric    `json:"metrics,omitempty"`
-	Values     map[int]Number     `json:"values,omitempty"`
-	Counters   *[]HealthCounter   `json:"counters,omitempty"`
-	Counts     map[int]int64      `json:"counts,omitempty"`
-	Violations *[]HealthViolation `json:"violations,omitempty"`
-	Error      *string            `json:"error,omitempty"`
+	TakenAt int64         `json:"taken_at"`
+	Nodes   *[]HealthNode `json:"nodes,omitempty"`
+	// Node holds nodes' changed fields (role, state, address, detail).
+	Node       map[int]map[string]string `json:"node,omitempty"`
+	Metrics    *[]HealthMetric           `json:"metrics,omitempty"`
+	Values     map[int]Number            `json:"values,omitempty"`
+	Counters   *[]HealthCounter          `json:"counters,omitempty"`
+	Counts     map[int]int64             `json:"counts,omitempty"`
+	Violations *[]HealthViolation        `json:"violations,omitempty"`
+	Violation  map[int]ViolationChange   `json:"violation,omitempty"`
+	Error      *string                   `json:"error,omitempty"`
+}
+
+// ViolationChange is how a violation still raised changed.
+type ViolationChange struct {
+	Severity *string `json:"severity,omitempty"`
+	Message  *string `json:"message,omitempty"`
+	Since    *int64  `json:"since,omitempty"`
 }
 
 // HealthNode is a node as a health snapshot shows it.

@@ -141,16 +141,16 @@ func (r *screenRecorder) healthRecord(old, h *subject.Health) journal.HealthReco
 	if !slices.EqualFunc(old.Nodes, h.Nodes, func(a, b subject.Node) bool { return a.ID == b.ID && a.Name == b.Name }) {
 		list := make([]journal.HealthNode, 0, len(h.Nodes))
 		for _, n := range h.Nodes {
-			list = append(list, healthNode(n))
+			list = append(list, journal.HealthNode{ID: n.ID, Name: n.Name, Role: n.Role, State: n.State.String(), Address: n.Address, Detail: n.Detail})
 		}
 		rec.Nodes = &list
 	} else {
 		for i, n := range h.Nodes {
-			if n != old.Nodes[i] {
+			if changed := nodeChange(old.Nodes[i], n); len(changed) > 0 {
 				if rec.Node == nil {
-					rec.Node = map[int]journal.HealthNode{}
+					rec.Node = map[int]map[string]string{}
 				}
-				rec.Node[i] = healthNode(n)
+				rec.Node[i] = changed
 			}
 		}
 	}
@@ -186,13 +186,22 @@ func (r *screenRecorder) healthRecord(old, h *subject.Health) journal.HealthReco
 			}
 		}
 	}
-	if !slices.EqualFunc(old.Violations, h.Violations, sameViolation) {
+	if !slices.EqualFunc(old.Violations, h.Violations, func(a, b subject.Violation) bool { return a.Invariant == b.Invariant && a.Target == b.Target }) {
 		list := make([]journal.HealthViolation, 0, len(h.Violations))
 		for _, v := range h.Violations {
 			list = append(list, journal.HealthViolation{Invariant: v.Invariant, Severity: severity(v.Severity), Target: v.Target,
 				Message: v.Message, Since: r.stamp(v.Since)})
 		}
 		rec.Violations = &list
+	} else {
+		for i, v := range h.Violations {
+			if vc, ok := r.violationChange(old.Violations[i], v); ok {
+				if rec.Violation == nil {
+					rec.Violation = map[int]journal.ViolationChange{}
+				}
+				rec.Violation[i] = vc
+			}
+		}
 	}
 	if h.Error != old.Error {
 		rec.Error = ptr(h.Error)
@@ -200,12 +209,48 @@ func (r *screenRecorder) healthRecord(old, h *subject.Health) journal.HealthReco
 	return rec
 }
 
-func sameViolation(a, b subject.Violation) bool {
-	return a.Invariant == b.Invariant && a.Severity == b.Severity && a.Target == b.Target && a.Message == b.Message && a.Since.Equal(b.Since)
+// nodeField is a node's field that may change in place, by its name in the
+// screen record.
+type nodeField struct {
+	name string
+	get  func(*subject.Node) string
+	set  func(*subject.Node, string)
 }
 
-func healthNode(n subject.Node) journal.HealthNode {
-	return journal.HealthNode{ID: n.ID, Name: n.Name, Role: n.Role, State: n.State.String(), Address: n.Address, Detail: n.Detail}
+var nodeFields = []nodeField{
+	{"role", func(n *subject.Node) string { return n.Role }, func(n *subject.Node, v string) { n.Role = v }},
+	{"state", func(n *subject.Node) string { return n.State.String() }, func(n *subject.Node, v string) { n.State = subject.ParseNodeState(v) }},
+	{"address", func(n *subject.Node) string { return n.Address }, func(n *subject.Node, v string) { n.Address = v }},
+	{"detail", func(n *subject.Node) string { return n.Detail }, func(n *subject.Node, v string) { n.Detail = v }},
+}
+
+// nodeChange is the fields of n that differ from old, by name.
+func nodeChange(old, n subject.Node) map[string]string {
+	var m map[string]string
+	for _, f := range nodeFields {
+		if v := f.get(&n); v != f.get(&old) {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[f.name] = v
+		}
+	}
+	return m
+}
+
+func (r *screenRecorder) violationChange(old, v subject.Violation) (journal.ViolationChange, bool) {
+	var vc journal.ViolationChange
+	changed := false
+	if v.Severity != old.Severity {
+		vc.Severity, changed = ptr(severity(v.Severity)), true
+	}
+	if v.Message != old.Message {
+		vc.Message, changed = ptr(v.Message), true
+	}
+	if !v.Since.Equal(old.Since) {
+		vc.Since, changed = ptr(r.stamp(v.Since)), true
+	}
+	return vc, changed
 }
 
 // severity is s as the journal writes it: "" for INFO.
@@ -546,11 +591,17 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 	}
 	if len(r.Node) > 0 {
 		h.Nodes = slices.Clone(h.Nodes)
-		for i, n := range r.Node {
+		for i, fields := range r.Node {
 			if i < 0 || i >= len(h.Nodes) {
 				return nil, fmt.Errorf("node %d of %d", i+1, len(h.Nodes))
 			}
-			h.Nodes[i] = node(n)
+			for name, v := range fields {
+				k := slices.IndexFunc(nodeFields, func(f nodeField) bool { return f.name == name })
+				if k < 0 {
+					return nil, fmt.Errorf("node %d: field %q", i+1, name)
+				}
+				nodeFields[k].set(&h.Nodes[i], v)
+			}
 		}
 	}
 	if r.Metrics != nil {
@@ -588,6 +639,24 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 		for _, v := range *r.Violations {
 			h.Violations = append(h.Violations, subject.Violation{Invariant: v.Invariant, Severity: subject.ParseSeverity(v.Severity),
 				Target: v.Target, Message: v.Message, Since: d.at(v.Since)})
+		}
+	}
+	if len(r.Violation) > 0 {
+		h.Violations = slices.Clone(h.Violations)
+		for i, vc := range r.Violation {
+			if i < 0 || i >= len(h.Violations) {
+				return nil, fmt.Errorf("violation %d of %d", i+1, len(h.Violations))
+			}
+			v := &h.Violations[i]
+			if vc.Severity != nil {
+				v.Severity = subject.ParseSeverity(*vc.Severity)
+			}
+			if vc.Message != nil {
+				v.Message = *vc.Message
+			}
+			if vc.Since != nil {
+				v.Since = d.at(*vc.Since)
+			}
 		}
 	}
 	if r.Error != nil {

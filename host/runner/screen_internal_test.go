@@ -83,7 +83,16 @@ func TestScreenRecordRoundTripsEveryChange(t *testing.T) {
 			h.Counters[0].Count = 11
 			h.Violations = []subject.Violation{{Invariant: "node_down", Severity: subject.Critical, Target: "n2", Message: "down", Since: at(25)}}
 		}))
-		recent = append(recent, health(31, func(h *subject.Health) { h.TakenAt = time.Time{}; h.Metrics[0].Value = math.Inf(-1) }))
+		recent = append(recent, health(31, func(h *subject.Health) {
+			h.TakenAt, h.Metrics[0].Value = time.Time{}, math.Inf(-1)
+			h.Violations = []subject.Violation{{Invariant: "node_down", Severity: subject.Critical, Target: "n2", Message: "down", Since: at(25)}}
+		}))
+	})
+	step(35, func() {
+		recent = append(recent, health(35, func(h *subject.Health) {
+			h.Nodes[1].State, h.Nodes[1].Address = subject.Paused, "10.0.0.2"
+			h.Violations = []subject.Violation{{Invariant: "node_down", Severity: subject.Warning, Target: "n2", Message: "down for 2s", Since: at(26)}}
+		}))
 	})
 	step(40, func() { s.Notice = "wait: action still running" })
 	step(50, func() {
@@ -121,7 +130,8 @@ func TestScreenRecordRoundTripsEveryChange(t *testing.T) {
 	})
 	step(230, func() { s.PluginError, s.Phase, s.Chapters[1].Status = "", PhaseDone, journal.Failed })
 
-	r, err := ReadRecording(Reread(t, j))
+	back := Reread(t, j)
+	r, err := ReadRecording(back)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +142,12 @@ func TestScreenRecordRoundTripsEveryChange(t *testing.T) {
 		if got, want := Canon(r.Frames[i].Snapshot), Canon(p); !reflect.DeepEqual(got, want) {
 			t.Fatalf("frame %d:\n got %+v\nwant %+v", i+1, got, want)
 		}
-		if !r.Frames[i].At.Equal(at([]int{0, 10, 20, 30, 40, 50}[min(i, 5)])) && i < 6 {
+		if ms := []int{0, 10, 20, 30, 35, 40, 50}; i < len(ms) && !r.Frames[i].At.Equal(at(ms[i])) {
 			t.Errorf("frame %d at %v", i+1, r.Frames[i].At)
 		}
+	}
+	if len(back.Screen.Health[3].Violation) != 1 || len(back.Screen.Health[3].Node) != 1 {
+		t.Errorf("a violation's message and a node's state changed in place, yet the record holds %+v", back.Screen.Health[3])
 	}
 	if h := r.Frames[len(r.Frames)-1].Snapshot.Health; h == nil || !math.IsInf(r.Healths[2].Metrics[0].Value, -1) || !math.IsNaN(r.Healths[1].Metrics[0].Value) {
 		t.Errorf("non-finite metric values did not survive: %+v", r.Healths)
@@ -151,6 +164,7 @@ func TestDamagedScreenRecordIsAnError(t *testing.T) {
 		"no frame":       {Version: 1, EventsShown: 200},
 		"newer version":  {Version: journal.ScreenVersion + 1, EventsShown: 200},
 		"unknown phase":  {Version: 1, EventsShown: 200, Frames: []journal.Frame{{At: 1, Phase: "dancing"}}},
+		"node field":     {Version: 1, EventsShown: 200, Health: []journal.HealthRecord{{TakenAt: 1, Nodes: &[]journal.HealthNode{{ID: "a"}}}, {TakenAt: 2, Node: map[int]map[string]string{0: {"colour": "red"}}}}, Frames: []journal.Frame{{At: 1}}},
 		"metric value":   {Version: 1, EventsShown: 200, Health: []journal.HealthRecord{{TakenAt: 1, Values: map[int]journal.Number{4: 1}}}, Frames: []journal.Frame{{At: 1}}},
 		"other chapter":  {Version: 1, EventsShown: 200, Chapters: []journal.ScreenChapter{{Title: "a"}}, Frames: []journal.Frame{{At: 1, Chapter: &journal.ChapterChange{Index: 0}}}},
 		"status dropped": {Version: 1, EventsShown: 200, Chapters: []journal.ScreenChapter{{Title: "a"}}, Frames: []journal.Frame{{At: 1, Index: new(int), Chapter: &journal.ChapterChange{StatusDropped: 2}}}},
