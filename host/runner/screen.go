@@ -543,18 +543,12 @@ func (d *decoder) chapterChange(old *ChapterView, c *journal.ChapterChange) (*Ch
 			v.Status = append(v.Status, StatusLine{Severity: subject.ParseSeverity(l.Severity), Message: l.Message})
 		}
 	}
-	if len(c.Expectations) > 0 {
-		v.Expectations = slices.Clone(old.Expectations)
-	}
-	for k, ec := range c.Expectations {
-		if k < 0 || k >= len(v.Expectations) {
-			return nil, fmt.Errorf("expectation %d of %d", k+1, len(v.Expectations))
-		}
-		e := &v.Expectations[k]
+	var err error
+	v.Expectations, err = patch(old.Expectations, c.Expectations, "expectation", func(e *ExpectationView, ec journal.ExpectationChange) error {
 		if ec.State != "" {
 			st := slices.Index(stateNames, ec.State)
 			if st < 0 {
-				return nil, fmt.Errorf("expectation %d: state %q", k+1, ec.State)
+				return fmt.Errorf("state %q", ec.State)
 			}
 			e.State = ExpectationState(st)
 		}
@@ -572,6 +566,10 @@ func (d *decoder) chapterChange(old *ChapterView, c *journal.ChapterChange) (*Ch
 		if ec.Reason != nil {
 			e.Reason = *ec.Reason
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if c.Error != nil {
 		v.Error = *c.Error
@@ -589,20 +587,19 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 			h.Nodes = append(h.Nodes, node(n))
 		}
 	}
-	if len(r.Node) > 0 {
-		h.Nodes = slices.Clone(h.Nodes)
-		for i, fields := range r.Node {
-			if i < 0 || i >= len(h.Nodes) {
-				return nil, fmt.Errorf("node %d of %d", i+1, len(h.Nodes))
+	var err error
+	h.Nodes, err = patch(h.Nodes, r.Node, "node", func(n *subject.Node, fields map[string]string) error {
+		for name, v := range fields {
+			k := slices.IndexFunc(nodeFields, func(f nodeField) bool { return f.name == name })
+			if k < 0 {
+				return fmt.Errorf("field %q", name)
 			}
-			for name, v := range fields {
-				k := slices.IndexFunc(nodeFields, func(f nodeField) bool { return f.name == name })
-				if k < 0 {
-					return nil, fmt.Errorf("node %d: field %q", i+1, name)
-				}
-				nodeFields[k].set(&h.Nodes[i], v)
-			}
+			nodeFields[k].set(n, v)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.Metrics != nil {
 		h.Metrics = make([]subject.Metric, 0, len(*r.Metrics))
@@ -610,14 +607,8 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 			h.Metrics = append(h.Metrics, subject.Metric{Name: m.Name, Value: float64(m.Value), Unit: m.Unit, Kind: subject.ParseMetricKind(m.Kind)})
 		}
 	}
-	if len(r.Values) > 0 {
-		h.Metrics = slices.Clone(h.Metrics)
-		for i, v := range r.Values {
-			if i < 0 || i >= len(h.Metrics) {
-				return nil, fmt.Errorf("metric %d of %d", i+1, len(h.Metrics))
-			}
-			h.Metrics[i].Value = float64(v)
-		}
+	if h.Metrics, err = patch(h.Metrics, r.Values, "metric", func(m *subject.Metric, v journal.Number) error { m.Value = float64(v); return nil }); err != nil {
+		return nil, err
 	}
 	if r.Counters != nil {
 		h.Counters = make([]subject.Counter, 0, len(*r.Counters))
@@ -625,14 +616,8 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 			h.Counters = append(h.Counters, subject.Counter{Key: c.Key, Count: c.Count, Limit: c.Limit})
 		}
 	}
-	if len(r.Counts) > 0 {
-		h.Counters = slices.Clone(h.Counters)
-		for i, n := range r.Counts {
-			if i < 0 || i >= len(h.Counters) {
-				return nil, fmt.Errorf("counter %d of %d", i+1, len(h.Counters))
-			}
-			h.Counters[i].Count = n
-		}
+	if h.Counters, err = patch(h.Counters, r.Counts, "counter", func(c *subject.Counter, n int64) error { c.Count = n; return nil }); err != nil {
+		return nil, err
 	}
 	if r.Violations != nil {
 		h.Violations = make([]subject.Violation, 0, len(*r.Violations))
@@ -641,28 +626,43 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 				Target: v.Target, Message: v.Message, Since: d.at(v.Since)})
 		}
 	}
-	if len(r.Violation) > 0 {
-		h.Violations = slices.Clone(h.Violations)
-		for i, vc := range r.Violation {
-			if i < 0 || i >= len(h.Violations) {
-				return nil, fmt.Errorf("violation %d of %d", i+1, len(h.Violations))
-			}
-			v := &h.Violations[i]
-			if vc.Severity != nil {
-				v.Severity = subject.ParseSeverity(*vc.Severity)
-			}
-			if vc.Message != nil {
-				v.Message = *vc.Message
-			}
-			if vc.Since != nil {
-				v.Since = d.at(*vc.Since)
-			}
+	h.Violations, err = patch(h.Violations, r.Violation, "violation", func(v *subject.Violation, vc journal.ViolationChange) error {
+		if vc.Severity != nil {
+			v.Severity = subject.ParseSeverity(*vc.Severity)
 		}
+		if vc.Message != nil {
+			v.Message = *vc.Message
+		}
+		if vc.Since != nil {
+			v.Since = d.at(*vc.Since)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.Error != nil {
 		h.Error = *r.Error
 	}
 	return &h, nil
+}
+
+// patch is list with the changes by index applied, on a copy (list is
+// shared by the Snapshots already rebuilt); what names an element in errors.
+func patch[T, C any](list []T, changes map[int]C, what string, apply func(*T, C) error) ([]T, error) {
+	if len(changes) == 0 {
+		return list, nil
+	}
+	list = slices.Clone(list)
+	for i, c := range changes {
+		if i < 0 || i >= len(list) {
+			return nil, fmt.Errorf("%s %d of %d", what, i+1, len(list))
+		}
+		if err := apply(&list[i], c); err != nil {
+			return nil, fmt.Errorf("%s %d: %w", what, i+1, err)
+		}
+	}
+	return list, nil
 }
 
 func node(n journal.HealthNode) subject.Node {
