@@ -13,7 +13,6 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/gdamore/tcell/v2/terminfo"
 
-	"github.com/demohost/demohost/host/pluginhost"
 	"github.com/demohost/demohost/host/runner"
 	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
@@ -149,35 +148,11 @@ func BenchmarkIdleCPU(b *testing.B) {
 }
 
 func idleCPU(b *testing.B, bin string, span time.Duration) float64 {
-	p, err := pluginhost.Launch(pluginhost.Config{Path: bin})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	ctx := context.Background()
-	desc, err := p.Subject.Describe(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	options, err := subject.CheckOptions(desc, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Subject.Configure(ctx, options); err != nil {
-		b.Fatal(err)
-	}
-	chapters, err := p.Subject.Chapters(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := subject.CheckChapters(desc, chapters); err != nil {
-		b.Fatal(err)
-	}
-	r := runner.New(runner.Config{Plugin: p.Subject, Description: desc, Options: options, Chapters: chapters})
+	r := exampleRunner(b, bin, nil, runner.Config{})
 	settled, stopWatching := r.Subscribe()
 	tty := &discardTty{size: tcell.WindowSize{Width: 120, Height: 40}, closed: make(chan struct{})}
 	s := newTtyScreen(b, tty)
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := context.WithCancel(context.Background())
 	out := make(chan error, 1)
 	go func() {
 		_, err := run(runCtx, s, r, Options{}, theme{})

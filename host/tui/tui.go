@@ -24,6 +24,9 @@ type Options struct {
 	// Restart relaunches and configures the plugin after it crashed; the
 	// r key calls it and hands the result to the runner. Nil disables r.
 	Restart func() (subject.Plugin, error)
+	// clock is what the view reads the time from (nil: time.Now); tests
+	// read it too, to know the instant each frame was drawn for.
+	clock func() time.Time
 }
 
 // Watch is one --watch NAME=COMMAND.
@@ -119,7 +122,10 @@ func run(ctx context.Context, screen tcell.Screen, d demo, opts Options, th them
 		}
 	}()
 
-	l := &loop{screen: screen, v: v, ctx: ctx, demo: d, snaps: snaps, done: done, changed: changed,
+	if opts.clock == nil {
+		opts.clock = time.Now
+	}
+	l := &loop{screen: screen, v: v, now: opts.clock, ctx: ctx, demo: d, snaps: snaps, done: done, changed: changed,
 		cancelled: ctx.Done(), restarted: make(chan restartResult, 1)}
 	j, err := l.run()
 	screen.Fini()
@@ -146,6 +152,7 @@ func forward(ctx context.Context, from <-chan struct{}, to chan<- struct{}) {
 type loop struct {
 	screen tcell.Screen
 	v      *view
+	now    func() time.Time
 	snap   runner.Snapshot
 
 	ctx       context.Context
@@ -177,7 +184,7 @@ func (l *loop) run() (*journal.Journal, error) {
 	defer stop()
 	l.snap.Index = -1
 	for !l.over() {
-		now := time.Now()
+		now := l.now()
 		render(l.screen, &l.snap, l.v, now)
 		l.screen.Show()
 		if next := nextTick(&l.snap, now); !next.IsZero() && l.result == nil {
