@@ -56,17 +56,8 @@ func launchExample(t testing.TB, opts map[string]string) *launched {
 	if err != nil {
 		t.Fatalf("chapters: %v", err)
 	}
-	if err := subject.CheckChapters(desc, chapters); err != nil {
+	if err := subject.PrepareChapters(desc, chapters); err != nil {
 		t.Fatalf("example chapters invalid: %v", err)
-	}
-	for i, c := range chapters {
-		if c.Fault != nil {
-			f, err := subject.ResolveFault(desc, *c.Fault)
-			if err != nil {
-				t.Fatal(err)
-			}
-			chapters[i].Fault = &f
-		}
 	}
 	return &launched{plugin: p, desc: desc, options: options, chapters: chapters}
 }

@@ -106,14 +106,8 @@ func Open(cfg Config) (_ *Session, err error) {
 	if s.Chapters, err = s.plugin.Subject.Chapters(ctx); err != nil {
 		return nil, s.CallError("Chapters", err)
 	}
-	if err = subject.CheckChapters(s.Description, s.Chapters); err != nil {
+	if err = subject.PrepareChapters(s.Description, s.Chapters); err != nil {
 		return nil, fmt.Errorf("plugin %s returned an invalid chapter list: %v; fix its Chapters", s.Path, err)
-	}
-	for i, c := range s.Chapters {
-		if c.Fault != nil {
-			f, _ := subject.ResolveFault(s.Description, *c.Fault) // checked above
-			s.Chapters[i].Fault = &f
-		}
 	}
 	return s, nil
 }

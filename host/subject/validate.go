@@ -85,6 +85,25 @@ func CheckChapters(d Description, chapters []Chapter) error {
 	return nil
 }
 
+// PrepareChapters checks chapters (CheckChapters) and fills in, in place,
+// the defaults of their faults' parameters (ResolveFault): the chapters as
+// the runner takes them.
+func PrepareChapters(d Description, chapters []Chapter) error {
+	if err := CheckChapters(d, chapters); err != nil {
+		return err
+	}
+	for i, c := range chapters {
+		if c.Fault != nil {
+			f, err := ResolveFault(d, *c.Fault)
+			if err != nil {
+				return err
+			}
+			chapters[i].Fault = &f
+		}
+	}
+	return nil
+}
+
 // ResolveFault checks f's parameters against its declared kind and fills in
 // their defaults.
 func ResolveFault(d Description, f Fault) (Fault, error) {

@@ -36,17 +36,8 @@ func exampleRunner(t testing.TB, bin string, opts map[string]string, cfg runner.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := subject.CheckChapters(desc, chapters); err != nil {
+	if err := subject.PrepareChapters(desc, chapters); err != nil {
 		t.Fatal(err)
-	}
-	for i, c := range chapters {
-		if c.Fault != nil {
-			f, err := subject.ResolveFault(desc, *c.Fault)
-			if err != nil {
-				t.Fatal(err)
-			}
-			chapters[i].Fault = &f
-		}
 	}
 	cfg.Plugin, cfg.Description, cfg.Options, cfg.Chapters = p.Subject, desc, options, chapters
 	return runner.New(cfg)
