@@ -107,24 +107,18 @@ func drawHeader(c canvas, snap *runner.Snapshot, rp *replayInfo, now time.Time, 
 	c.textEllipsis(1, 0, w-badgeW-2, left, bar.Bold(true))
 }
 
-// replayTag says the screen is a replay: of the run recorded when, at
-// which speed, and whether paused or at the end.
+// replayTag says the screen is a replay, of the run recorded when, at
+// which speed, and whether it plays (▶), is paused (‖) or has ended (■);
+// short, so that the progress still fits beside a fault's badge.
 func replayTag(snap *runner.Snapshot, rp *replayInfo) string {
-	tag := "▶ REPLAY"
+	glyph := "▶"
 	switch {
 	case rp.ended:
-		tag = "■ REPLAY"
+		glyph = "■"
 	case rp.paused:
-		tag = "‖ REPLAY"
+		glyph = "‖"
 	}
-	tag += " " + snap.StartedAt.Format("2006-01-02 15:04") + " · " + replay.SpeedLabel(rp.speed)
-	switch {
-	case rp.ended:
-		tag += " · end"
-	case rp.paused:
-		tag += " · paused"
-	}
-	return tag
+	return glyph + " REPLAY " + snap.StartedAt.Format("2006-01-02") + " " + replay.SpeedLabel(rp.speed)
 }
 
 func clock(snap *runner.Snapshot, now time.Time) string {

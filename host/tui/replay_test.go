@@ -272,3 +272,106 @@ func styledRun(cells []tcell.SimCell, w, y int, st tcell.Style, right bool) stri
 	}
 	return b.String()
 }
+
+// shippedJournal is the rate-limiter run recorded in the repository.
+func shippedJournal() string {
+	return filepath.Join(testkit.Root(), "recordings", "ratelimiter.json")
+}
+
+// shipped is the shipped journal's recording.
+func shipped(t *testing.T) *runner.Recording {
+	t.Helper()
+	j, err := journal.Read(shippedJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := runner.ReadRecording(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// The replay's keys act on the playback, as the help says: → and ← move
+// by chapter, space pauses, + and - change the speed, q quits; the screen
+// may be resized like the live one.
+func TestReplayKeys(t *testing.T) {
+	rec := shipped(t)
+	p, err := replay.New(rec, 1, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newScreen(t, 120, 40)
+	done := make(chan struct{})
+	go func() {
+		playBack(s, rec, p, theme{})
+		close(done)
+	}()
+	shows := func(what string) {
+		t.Helper()
+		testkit.WaitFor(t, 5*time.Second, what, func() bool { return screenHas(s, what) })
+	}
+	key := func(k tcell.Key, r rune) { s.InjectKey(k, r, tcell.ModNone) }
+	date := rec.Frames[0].Snapshot.StartedAt.Format("2006-01-02")
+	shows("▶ REPLAY " + date + " 1× │ ratelimiter")
+	shows("space pause · → next · ← back · + faster · - slower · ? help · q quit")
+	key(tcell.KeyRune, ' ')
+	shows("‖ REPLAY " + date + " 1× │")
+	key(tcell.KeyRight, 0)
+	shows("[1/12] A healthy cluster")
+	key(tcell.KeyRight, 0)
+	shows("[2/12] Baseline traffic")
+	key(tcell.KeyLeft, 0)
+	shows("[1/12] A healthy cluster")
+	key(tcell.KeyRune, '+')
+	shows("‖ REPLAY " + date + " 2× │")
+	key(tcell.KeyRune, '-')
+	key(tcell.KeyRune, '-')
+	shows("‖ REPLAY " + date + " ½× │")
+	key(tcell.KeyRune, '?')
+	shows("pause, resume (at the end: from the start)")
+	key(tcell.KeyEscape, 0)
+	testkit.WaitFor(t, 5*time.Second, "help closed", func() bool { return !screenHas(s, "pause, resume (at the end") })
+
+	s.SetSize(70, 20)
+	_ = s.PostEvent(tcell.NewEventResize(70, 20))
+	shows("terminal too small (need 80x24)")
+	s.SetSize(100, 30)
+	_ = s.PostEvent(tcell.NewEventResize(100, 30))
+	shows("[1/12] A healthy cluster")
+
+	for range 12 {
+		key(tcell.KeyRight, 0)
+	}
+	shows("■ REPLAY " + date + " ½× │")
+	shows("[12/12] Summary")
+	key(tcell.KeyRune, ' ') // at the end: from the start, playing
+	shows("▶ REPLAY " + date + " ½× │")
+	key(tcell.KeyRune, 'q')
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("q did not end the replay")
+	}
+}
+
+// With NO_COLOR the replay uses no colour, as the live view does.
+func TestReplayNoColor(t *testing.T) {
+	rec := shipped(t)
+	v := newView(theme{noColor: true})
+	v.keys, v.replay = keysFor(replayMode), &replayInfo{speed: 1}
+	pb := &playback{rec: rec, v: v, shown: -1}
+	s := newScreen(t, 120, 40)
+	for k := range rec.Frames {
+		snap := pb.show(k)
+		render(s, &snap, v, rec.Frames[k].At)
+	}
+	s.Show()
+	cells, _, _ := s.GetContents()
+	for i, c := range cells {
+		if f, b, _ := c.Style.Decompose(); f != tcell.ColorDefault || b != tcell.ColorDefault {
+			t.Fatalf("cell %d %q has colours %v/%v with NO_COLOR", i, string(c.Runes), f, b)
+		}
+	}
+	mustShow(t, s, "[12/12] Summary")
+}

@@ -73,7 +73,7 @@ func (th theme) nodeGlyph(s subject.NodeState) (rune, tcell.Style) {
 // (LANG=C), so node states and markers still differ. Each is one column.
 var asciiFallbacks = map[rune]string{
 	'●': "+", '✗': "x", '‖': "=", '◐': "~", // node states (? is ASCII)
-	'○': "o", '✓': "v", '⚡': "!", '⚠': "!", '⏳': "*", '▶': ">",
+	'○': "o", '✓': "v", '⚡': "!", '⚠': "!", '⏳': "*", '▶': ">", '■': "#", '×': "x",
 	'…': ".", '·': ".", '→': ">", '←': "<", '░': ".",
 	'▁': "_", '▂': ".", '▃': ":", '▄': "-", '▅': "=", '▆': "+", '▇': "*",
 }
