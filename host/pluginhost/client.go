@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -235,3 +236,13 @@ func callError(err error) error {
 	}
 	return e
 }
+
+// NewClientConn is a Client over any gRPC connection to a Subject service,
+// e.g. one served in-process by a test harness (sdk/sdktest).
+func NewClientConn(cc grpc.ClientConnInterface) *Client {
+	return NewClient(wire.NewSubjectClient(cc))
+}
+
+// Wire is the plugin's generated client, for checks that must see the
+// plugin's own answers and status codes before any conversion (host/conform).
+func (c *Client) Wire() wire.SubjectClient { return c.rpc }
