@@ -55,8 +55,11 @@ func (r *recorder) Chapters(context.Context) ([]sdk.Chapter, error) {
 		Expectations: []sdk.Expectation{sdk.Eventually(sdk.AllNodes(sdk.Up), wait)}}}, nil
 }
 
-func (r *recorder) Setup(context.Context, sdk.SetupRequest) error       { r.record("Setup"); return nil }
-func (r *recorder) Teardown(context.Context, sdk.TeardownRequest) error { r.record("Teardown"); return nil }
+func (r *recorder) Setup(context.Context, sdk.SetupRequest) error { r.record("Setup"); return nil }
+func (r *recorder) Teardown(context.Context, sdk.TeardownRequest) error {
+	r.record("Teardown")
+	return nil
+}
 
 func (r *recorder) InjectChaos(_ context.Context, req sdk.InjectRequest) (sdk.Injected, error) {
 	r.record("Inject " + req.Fault.Target + " level=" + req.Fault.Params.String("level"))
