@@ -177,8 +177,8 @@ func (s *suite) afterExit(what string, exit *pluginhost.Exit, left []task, probl
 	switch {
 	case err != nil:
 		problems = append(problems, "a fresh Setup afterwards failed: "+err.Error())
-	case len(s.base.diff(h)) > 0:
-		problems = append(problems, fmt.Sprintf("a fresh plugin process, once set up, still shows %s after %s: the fault was not reverted", list(s.base.diff(h)), s.cfg.RecoverWithin))
+	case len(s.base.diff(h, "")) > 0:
+		problems = append(problems, fmt.Sprintf("a fresh plugin process, once set up, still shows %s after %s: the fault was not reverted", list(s.base.diff(h, "")), s.cfg.RecoverWithin))
 	}
 	if fresh != nil {
 		s.main = fresh

@@ -72,7 +72,7 @@ func (e *errUnrecovered) Error() string {
 // started again (configured, set up) when an earlier check ended it.
 func (s *suite) mainProc() (*proc, error) {
 	if s.main != nil && s.main.alive() {
-		if left := s.recovers(s.main, max(s.main.watch.seq()-1, 0), s.cfg.RecoverWithin); left != nil {
+		if left := s.recovers(s.main, max(s.main.watch.seq()-1, 0), s.cfg.RecoverWithin, ""); left != nil {
 			return nil, &errUnrecovered{left}
 		}
 		return s.main, nil
@@ -83,7 +83,7 @@ func (s *suite) mainProc() (*proc, error) {
 		return nil, err
 	}
 	s.main = p
-	if d := s.base.diff(h); len(d) > 0 {
+	if d := s.base.diff(h, ""); len(d) > 0 {
 		return nil, &errUnrecovered{d}
 	}
 	return p, nil
@@ -114,7 +114,7 @@ func (s *suite) setUpFresh(name string) (*proc, subject.Health, error) {
 	if err := p.setup(s.ctx, s.cfg.SetupTimeout); err != nil {
 		return nil, subject.Health{}, fmt.Errorf("Setup in a fresh plugin process: %w", err)
 	}
-	h, _ := p.watchHealth().await(s.ctx, 0, s.cfg.RecoverWithin, func(h subject.Health) bool { return len(s.base.diff(h)) == 0 })
+	h, _ := p.watchHealth().await(s.ctx, 0, s.cfg.RecoverWithin, func(h subject.Health) bool { return len(s.base.diff(h, "")) == 0 })
 	return p, h, nil
 }
 
@@ -144,9 +144,9 @@ func (s *suite) injectKind(k subject.FaultKind, await bool) (*injection, Status,
 	in := &injection{p: m, id: id, rec: rec}
 	if await {
 		start := time.Now()
-		h, ok := m.watch.await(s.ctx, seq, s.cfg.EffectWithin, func(h subject.Health) bool { return len(s.base.diff(h)) > 0 })
+		h, ok := m.watch.await(s.ctx, seq, s.cfg.EffectWithin, func(h subject.Health) bool { return len(s.base.diff(h, rec.Target)) > 0 })
 		if ok {
-			in.effect, in.after = s.base.diff(h), time.Since(start)
+			in.effect, in.after = s.base.diff(h, rec.Target), time.Since(start)
 		}
 	}
 	return in, Pass, ""
@@ -155,22 +155,22 @@ func (s *suite) injectKind(k subject.FaultKind, await bool) (*injection, Status,
 // disturbed waits up to d for p's health to differ from the baseline, from
 // snapshot after on, and returns what differs (nil if nothing did).
 func (s *suite) disturbed(p *proc, after int, d time.Duration) []string {
-	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h)) > 0 })
+	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h, "")) > 0 })
 	if !ok {
 		return nil
 	}
-	return s.base.diff(h)
+	return s.base.diff(h, "")
 }
 
-// recovers waits up to d for p's health to be as healthy as the baseline,
-// from snapshot after on; it returns what still differs (nil once it
-// recovered).
-func (s *suite) recovers(p *proc, after int, d time.Duration) []string {
-	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h)) == 0 })
+// recovers waits up to d for p's health to be as healthy as the baseline
+// (at target too: see baseline.diff), from snapshot after on; it returns
+// what still differs (nil once it recovered).
+func (s *suite) recovers(p *proc, after int, d time.Duration, target string) []string {
+	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h, target)) == 0 })
 	if ok {
 		return nil
 	}
-	if d := s.base.diff(h); len(d) > 0 {
+	if d := s.base.diff(h, target); len(d) > 0 {
 		return d
 	}
 	return []string{"no health snapshot"}
@@ -209,7 +209,7 @@ func (s *suite) fault(k subject.FaultKind) (Status, string) {
 		return Warn, fmt.Sprintf("%s, but health showed no effect within %s: conform cannot tell whether the fault did anything", what, s.cfg.EffectWithin)
 	}
 	what = fmt.Sprintf("injected on %s (%q): %s in health after %s; reverted (%q)", orAny(rec.Target), rec.Detail, list(effect), seconds(in.after), detail)
-	if left := s.recovers(m, seq, s.cfg.RecoverWithin); left != nil {
+	if left := s.recovers(m, seq, s.cfg.RecoverWithin, rec.Target); left != nil {
 		problems = append(problems, fmt.Sprintf("health did not recover within %s of the revert: still %s", s.cfg.RecoverWithin, list(left)))
 	} else {
 		s.recovery[k.Kind] = time.Since(reverted)
@@ -259,8 +259,8 @@ func (s *suite) freshRevert(k subject.FaultKind) (Status, string) {
 	}
 	// A revert from outside takes about as long to show as the owner's own.
 	wait := min(s.cfg.RecoverWithin, max(3*time.Second, 3*s.recovery[k.Kind]))
-	if s.recovers(m, seq, wait) == nil {
-		return Pass, fmt.Sprintf("a fresh plugin process (configured, never set up) reverted it by its handle (%q); the first process's health recovered", detail)
+	if s.recovers(m, seq, wait, rec.Target) == nil {
+		return Pass, fmt.Sprintf("a fresh plugin process (configured, never set up) reverted it by its handle (%q), and the first process's health recovered within %s", detail, seconds(wait))
 	}
 	// The effect outlived a revert from outside: it lives in the first
 	// process, or the handle does not undo it. End that process as a crash
@@ -275,7 +275,7 @@ func (s *suite) freshRevert(k subject.FaultKind) (Status, string) {
 	if err != nil {
 		return Fail, "after a fresh process's revert left the fault in the first process, conform killed that process as a crash would; then: " + err.Error()
 	}
-	if d := s.base.diff(h); len(d) > 0 {
+	if d := s.base.diff(h, ""); len(d) > 0 {
 		return Fail, fmt.Sprintf("a fresh plugin process's revert of handle %q (%q) left %s; once the first process was killed, a fresh Setup still shows %s: the fault outlived its plugin process and its handle did not undo it (conform cannot undo it either)", rec.Handle, detail, list(effect), list(d))
 	}
 	s.main = after

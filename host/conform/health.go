@@ -10,24 +10,34 @@ import (
 
 // baseline is the subject's steady health, against which conform judges
 // a fault's effect and the recovery from it. Only what a fault is expected
-// to change counts: node states, the number of nodes, violations and the
-// error; metrics move all the time and are left out.
+// to change counts: node states, the number of nodes, violations, counters
+// reaching their limit, and the error; metrics move all the time and are
+// left out.
 type baseline struct {
 	nodes      map[string]subject.NodeState // by node key
 	count      int
 	violations map[string]bool // invariants present
+	full       map[string]bool // counters at their limit
 }
 
 func baselineOf(h subject.Health) baseline {
-	b := baseline{nodes: map[string]subject.NodeState{}, count: len(h.Nodes), violations: map[string]bool{}}
+	b := baseline{nodes: map[string]subject.NodeState{}, count: len(h.Nodes), violations: map[string]bool{}, full: map[string]bool{}}
 	for _, n := range h.Nodes {
 		b.nodes[n.Key()] = n.State
 	}
 	for _, v := range h.Violations {
 		b.violations[v.Invariant] = true
 	}
+	for _, c := range h.Counters {
+		if atLimit(c) {
+			b.full[c.Key] = true
+		}
+	}
 	return b
 }
+
+// atLimit says whether a counter with a limit has reached it.
+func atLimit(c subject.Counter) bool { return c.Limit > 0 && c.Count >= c.Limit }
 
 // steady says whether h is a health worth judging faults against: observed,
 // with every node UP and no violation.
@@ -45,8 +55,10 @@ func steady(h subject.Health) bool {
 
 // diff lists, for people, how h differs from the baseline: nodes in another
 // state, fewer nodes, violations of invariants the baseline did not have,
-// an error. Empty means h is as healthy as the baseline.
-func (b baseline) diff(h subject.Health) []string {
+// an error, and — when target names one — the counter of that key reaching
+// its limit (other counters fill up with ordinary traffic). Empty means h is
+// as healthy as the baseline.
+func (b baseline) diff(h subject.Health, target string) []string {
 	var out []string
 	if h.Error != "" {
 		out = append(out, "health error: "+h.Error)
@@ -64,6 +76,11 @@ func (b baseline) diff(h subject.Health) []string {
 		if !b.violations[v.Invariant] && !seen[v.Name()] {
 			seen[v.Name()] = true
 			out = append(out, v.Name())
+		}
+	}
+	for _, c := range h.Counters {
+		if target != "" && c.Key == target && atLimit(c) && !b.full[c.Key] {
+			out = append(out, fmt.Sprintf("%s at its limit (%d/%d)", c.Key, c.Count, c.Limit))
 		}
 	}
 	sort.Strings(out)

@@ -139,7 +139,7 @@ func hostUp(req hostRequest) (hostReady, func(), error) {
 	ready.Active = req.Fault.Kind + " active on " + orAny(rec.Target)
 	if req.AwaitEffect {
 		base := baselineOf(h)
-		w.await(ctx, seq, req.EffectWithin, func(h subject.Health) bool { return len(base.diff(h)) > 0 })
+		w.await(ctx, seq, req.EffectWithin, func(h subject.Health) bool { return len(base.diff(h, rec.Target)) > 0 })
 	}
 	return ready, cleanup, nil
 }
