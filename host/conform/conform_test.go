@@ -260,3 +260,44 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Interrupted while a fault is active, conform reverts it before it exits
+// (1: the run was cut short) and leaves no chaos log.
+func TestInterruptedConformReverts(t *testing.T) {
+	file, nodes := cluster(t, 2)
+	state := t.TempDir()
+	cmd := exec.Command(demohostBin, "conform", "--plugin", dutiesPlugin, "--set", "nodes_file="+file)
+	// blind: health never shows the pause, so conform waits with it active.
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "DUTIES_BREAK=blind")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}()
+	paused := func() bool { return nodes[0].Stopped() || nodes[1].Stopped() }
+	testkit.WaitFor(t, time.Minute, "conform to pause a node", paused)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("conform did not exit within a minute of SIGINT:\n%s", stdout.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d after SIGINT, want 1", code)
+	}
+	if paused() {
+		t.Errorf("a node is still paused after conform exited:\n%s", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "skip  "+conform.CheckFault("PROCESS_PAUSE")+": conform was interrupted") {
+		t.Errorf("the interrupted check does not say so:\n%s", stdout.String())
+	}
+	run{state: state}.noChaosLogLeft(t)
+}
