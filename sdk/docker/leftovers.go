@@ -59,7 +59,7 @@ func ReapLeftovers(ctx context.Context, scope Scope, warn func(string)) error {
 		if err := left.RemoveAll(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("remove what plugin process %s left: %w", o, err))
 		} else {
-			warn(fmt.Sprintf("removed %s of an earlier run that did not finish (plugin process %s is gone)", what(len(cs)), o))
+			warn(fmt.Sprintf("removed %s from an earlier run that did not finish (plugin process %s is gone)", what(len(cs)), o))
 		}
 		left.Close()
 	}

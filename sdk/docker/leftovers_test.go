@@ -71,7 +71,7 @@ func TestReapLeftoversRemovesOnlyWhatGoneOwnersLeft(t *testing.T) {
 	if err := ReapLeftovers(ctx, base, warn); err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "removed 1 leftover container of an earlier run that did not finish") {
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "removed 1 leftover container from an earlier run that did not finish") {
 		t.Errorf("progress %q, want one warning about 1 leftover container", lines)
 	}
 	owners, err := dead.owners(ctx)

@@ -73,8 +73,14 @@ type Book struct {
 }
 
 // Open returns this plugin process's book in dir (DefaultDir of the
-// subject, usually). Nothing is written until Add.
-func Open(dir string) *Book { return &Book{dir: dir, owner: Self()} }
+// subject, usually). Nothing is written until Add. The book is the file
+// "plugin-PID-START.state" (OwnerID) in dir, one "NAME pid=N,start=N" line
+// per process.
+func Open(dir string) *Book { return OpenFor(dir, Self()) }
+
+// OpenFor is Open for the book of owner, for a Subject that keeps its owner
+// itself (tests that play several plugin processes in one).
+func OpenFor(dir string, owner process.Identity) *Book { return &Book{dir: dir, owner: owner} }
 
 // path is "plugin-PID-START.state" in the book's directory.
 func (b *Book) path() string {
@@ -166,7 +172,7 @@ func stop(book string, warn func(string)) error {
 		if err := id.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, process.ErrGone) {
 			return fmt.Errorf("leftovers: stop %s (pid %d) of a plugin process that is gone: %w", name, id.Pid, err)
 		}
-		msg := fmt.Sprintf("stopped leftover %s (pid %d) of an earlier run that did not finish", name, id.Pid)
+		msg := fmt.Sprintf("stopped leftover %s (pid %d) from an earlier run that did not finish", name, id.Pid)
 		if wasStopped {
 			msg += "; it was still paused"
 		}

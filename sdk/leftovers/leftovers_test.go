@@ -107,7 +107,7 @@ func TestReapStopsWhatGonePluginProcessesLeft(t *testing.T) {
 	if err := leftovers.Open(dir).Reap(progress); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("stopped leftover sleeper (pid %d) of an earlier run that did not finish; it was still paused", orphan.Pid)
+	want := fmt.Sprintf("stopped leftover sleeper (pid %d) from an earlier run that did not finish; it was still paused", orphan.Pid)
 	if strings.Join(*got, "\n") != want {
 		t.Errorf("progress %q, want %q", *got, want)
 	}
