@@ -76,8 +76,9 @@ func pluginExecutable(t *testing.T, dir, name string) string {
 // module) or an executable conform-fixture. A fixture prints the arguments
 // conform needs, one per line ("--set key=value", "--recover-within 1m"),
 // then the line "ready"; it keeps what it started until its stdin closes,
-// then removes it and exits. One that cannot start says why on stderr and
-// exits non-zero. It returns the arguments.
+// then removes it and exits. It runs in the plugin's directory. One that
+// cannot start says why on stderr and exits non-zero. It returns the
+// arguments.
 func startFixture(t *testing.T, dir, name string) []string {
 	t.Helper()
 	exe := filepath.Join(dir, "conform-fixture")
@@ -90,6 +91,7 @@ func startFixture(t *testing.T, dir, name string) []string {
 		return nil
 	}
 	cmd := exec.Command(exe)
+	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
