@@ -89,16 +89,25 @@ func (s *suite) healthStream(p *proc) (Status, string) {
 // host does after a crash; the cluster of the process still running must
 // be left alone.
 func (s *suite) freshTeardown(p *proc) (Status, string) {
+	m, seq, before := s.main, 0, map[string]bool{}
+	if m != nil && m.alive() {
+		seq = m.watch.seq()
+		_, last := m.watch.latest()
+		for _, item := range s.base.harm(last, "") {
+			before[item] = true
+		}
+	} else {
+		m = nil
+	}
 	start := time.Now()
 	if err := p.teardown(s.ctx, s.cfg.SetupTimeout); err != nil {
 		return Fail, "Teardown in a fresh plugin process that never ran Setup failed: " + err.Error() + "; after a crash the host calls it there to remove what the dead process left"
 	}
 	took := time.Since(start)
-	m := s.main
-	if m == nil || !m.alive() {
+	if m == nil {
 		return Pass, fmt.Sprintf("succeeded in %s in a fresh plugin process that never ran Setup", seconds(took))
 	}
-	if hit := s.disturbed(m, m.watch.seq(), 2*time.Second); len(hit) > 0 {
+	if hit := s.disturbed(m, seq, 2*time.Second, before); len(hit) > 0 {
 		return Fail, fmt.Sprintf("Teardown in a fresh plugin process disturbed the cluster of another plugin process that is still running: %s; it may remove only what plugin processes that are gone left", list(hit))
 	}
 	return Pass, fmt.Sprintf("succeeded in %s in a fresh plugin process that never ran Setup, and left the cluster of the plugin process still running alone", seconds(took))
@@ -177,8 +186,8 @@ func (s *suite) afterExit(what string, exit *pluginhost.Exit, left []task, probl
 	switch {
 	case err != nil:
 		problems = append(problems, "a fresh Setup afterwards failed: "+err.Error())
-	case len(s.base.diff(h, "")) > 0:
-		problems = append(problems, fmt.Sprintf("a fresh plugin process, once set up, still shows %s after %s: the fault was not reverted", list(s.base.diff(h, "")), s.cfg.RecoverWithin))
+	case len(s.base.harm(h, "")) > 0:
+		problems = append(problems, fmt.Sprintf("a fresh plugin process, once set up, still shows %s after %s: the fault was not reverted", list(s.base.harm(h, "")), s.cfg.RecoverWithin))
 	}
 	if fresh != nil {
 		s.main = fresh

@@ -61,21 +61,25 @@ func (s *suite) revert(id int, p *proc, why ledger.Reason) (string, error) {
 }
 
 // errUnrecovered means the cluster has not come back to its steady health
-// since an earlier check: checks that need it are skipped, not failed.
+// since an earlier check, not even set up afresh: checks that need it are
+// skipped, not failed.
 type errUnrecovered struct{ left []string }
 
 func (e *errUnrecovered) Error() string {
-	return "the cluster has not recovered from an earlier check: " + list(e.left)
+	return "the cluster did not recover from an earlier check, not even set up afresh: " + list(e.left)
 }
 
-// mainProc is the process holding a set-up cluster with steady health,
-// started again (configured, set up) when an earlier check ended it.
+// mainProc is the process holding a set-up cluster with steady health. When
+// an earlier check ended it, or left its cluster unrecovered, a fresh
+// process is configured and set up instead.
 func (s *suite) mainProc() (*proc, error) {
 	if s.main != nil && s.main.alive() {
-		if left := s.recovers(s.main, max(s.main.watch.seq()-1, 0), s.cfg.RecoverWithin, ""); left != nil {
-			return nil, &errUnrecovered{left}
+		left := s.recovers(s.main, max(s.main.watch.seq()-1, 0), s.cfg.RecoverWithin, "")
+		if left == nil {
+			return s.main, nil
 		}
-		return s.main, nil
+		s.cfg.Log.Warn("the cluster did not recover from an earlier check; setting up afresh", "left", list(left))
+		s.main.close()
 	}
 	s.main = nil
 	p, h, err := s.setUpFresh("main")
@@ -83,7 +87,7 @@ func (s *suite) mainProc() (*proc, error) {
 		return nil, err
 	}
 	s.main = p
-	if d := s.base.diff(h, ""); len(d) > 0 {
+	if d := s.base.harm(h, ""); len(d) > 0 {
 		return nil, &errUnrecovered{d}
 	}
 	return p, nil
@@ -114,7 +118,7 @@ func (s *suite) setUpFresh(name string) (*proc, subject.Health, error) {
 	if err := p.setup(s.ctx, s.cfg.SetupTimeout); err != nil {
 		return nil, subject.Health{}, fmt.Errorf("Setup in a fresh plugin process: %w", err)
 	}
-	h, _ := p.watchHealth().await(s.ctx, 0, s.cfg.RecoverWithin, func(h subject.Health) bool { return len(s.base.diff(h, "")) == 0 })
+	h, _ := p.watchHealth().await(s.ctx, 0, s.cfg.RecoverWithin, func(h subject.Health) bool { return len(s.base.harm(h, "")) == 0 })
 	return p, h, nil
 }
 
@@ -144,33 +148,42 @@ func (s *suite) injectKind(k subject.FaultKind, await bool) (*injection, Status,
 	in := &injection{p: m, id: id, rec: rec}
 	if await {
 		start := time.Now()
-		h, ok := m.watch.await(s.ctx, seq, s.cfg.EffectWithin, func(h subject.Health) bool { return len(s.base.diff(h, rec.Target)) > 0 })
+		h, ok := m.watch.await(s.ctx, seq, s.cfg.EffectWithin, func(h subject.Health) bool { return len(s.base.effect(h, rec.Target)) > 0 })
 		if ok {
-			in.effect, in.after = s.base.diff(h, rec.Target), time.Since(start)
+			in.effect, in.after = s.base.effect(h, rec.Target), time.Since(start)
 		}
 	}
 	return in, Pass, ""
 }
 
-// disturbed waits up to d for p's health to differ from the baseline, from
-// snapshot after on, and returns what differs (nil if nothing did).
-func (s *suite) disturbed(p *proc, after int, d time.Duration) []string {
-	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h, "")) > 0 })
+// disturbed waits up to d for p's health, from snapshot after on, to show
+// harm that was not there before, and returns it (nil if none came).
+func (s *suite) disturbed(p *proc, after int, d time.Duration, before map[string]bool) []string {
+	fresh := func(h subject.Health) []string {
+		var out []string
+		for _, item := range s.base.harm(h, "") {
+			if !before[item] {
+				out = append(out, item)
+			}
+		}
+		return out
+	}
+	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(fresh(h)) > 0 })
 	if !ok {
 		return nil
 	}
-	return s.base.diff(h, "")
+	return fresh(h)
 }
 
 // recovers waits up to d for p's health to be as healthy as the baseline
 // (at target too: see baseline.diff), from snapshot after on; it returns
 // what still differs (nil once it recovered).
 func (s *suite) recovers(p *proc, after int, d time.Duration, target string) []string {
-	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.diff(h, target)) == 0 })
+	h, ok := p.watch.await(s.ctx, after, d, func(h subject.Health) bool { return len(s.base.harm(h, target)) == 0 })
 	if ok {
 		return nil
 	}
-	if d := s.base.diff(h, target); len(d) > 0 {
+	if d := s.base.harm(h, target); len(d) > 0 {
 		return d
 	}
 	return []string{"no health snapshot"}
@@ -275,7 +288,7 @@ func (s *suite) freshRevert(k subject.FaultKind) (Status, string) {
 	if err != nil {
 		return Fail, "after a fresh process's revert left the fault in the first process, conform killed that process as a crash would; then: " + err.Error()
 	}
-	if d := s.base.diff(h, ""); len(d) > 0 {
+	if d := s.base.harm(h, ""); len(d) > 0 {
 		return Fail, fmt.Sprintf("a fresh plugin process's revert of handle %q (%q) left %s; once the first process was killed, a fresh Setup still shows %s: the fault outlived its plugin process and its handle did not undo it (conform cannot undo it either)", rec.Handle, detail, list(effect), list(d))
 	}
 	s.main = after

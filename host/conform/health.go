@@ -40,7 +40,7 @@ func baselineOf(h subject.Health) baseline {
 func atLimit(c subject.Counter) bool { return c.Limit > 0 && c.Count >= c.Limit }
 
 // steady says whether h is a health worth judging faults against: observed,
-// with every node UP and no violation.
+// with every node UP and no violation above Info.
 func steady(h subject.Health) bool {
 	if h.Error != "" {
 		return false
@@ -50,15 +50,27 @@ func steady(h subject.Health) bool {
 			return false
 		}
 	}
-	return len(h.Violations) == 0
+	for _, v := range h.Violations {
+		if v.Severity > subject.Info {
+			return false
+		}
+	}
+	return true
 }
 
-// diff lists, for people, how h differs from the baseline: nodes in another
-// state, fewer nodes, violations of invariants the baseline did not have,
-// an error, and — when target names one — the counter of that key reaching
-// its limit (other counters fill up with ordinary traffic). Empty means h is
-// as healthy as the baseline.
-func (b baseline) diff(h subject.Health, target string) []string {
+// effect lists, for people, how h differs from the baseline: nodes in
+// another state, fewer nodes, violations of invariants the baseline did not
+// have, an error, and — when target names one — the counter of that key
+// reaching its limit (other counters fill up with ordinary traffic). It is
+// what a fault shows.
+func (b baseline) effect(h subject.Health, target string) []string { return b.diff(h, target, true) }
+
+// harm is effect without violations of Info severity: what must be gone
+// for health to count as recovered. An Info violation may say what a fault
+// changed for good ("the leader moved") without anything being wrong.
+func (b baseline) harm(h subject.Health, target string) []string { return b.diff(h, target, false) }
+
+func (b baseline) diff(h subject.Health, target string, info bool) []string {
 	var out []string
 	if h.Error != "" {
 		out = append(out, "health error: "+h.Error)
@@ -73,6 +85,9 @@ func (b baseline) diff(h subject.Health, target string) []string {
 	}
 	seen := map[string]bool{}
 	for _, v := range h.Violations {
+		if !info && v.Severity == subject.Info {
+			continue
+		}
 		if !b.violations[v.Invariant] && !seen[v.Name()] {
 			seen[v.Name()] = true
 			out = append(out, v.Name())

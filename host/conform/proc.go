@@ -173,6 +173,16 @@ func (w *watcher) seq() int {
 	return len(w.history)
 }
 
+// latest returns the number of snapshots received and the last one.
+func (w *watcher) latest() (int, subject.Health) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.history) == 0 {
+		return 0, subject.Health{}
+	}
+	return len(w.history), w.history[len(w.history)-1]
+}
+
 // since returns the snapshots after the first n, and how the stream ended
 // (nil while it runs).
 func (w *watcher) since(n int) ([]subject.Health, error) {
