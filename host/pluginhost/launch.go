@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -119,10 +119,11 @@ func Launch(cfg Config) (*Plugin, error) {
 
 	cmd := exec.Command(cfg.Path)
 	cmd.SysProcAttr = processAttr()
+	tail := &stderrTail{}
 	// Not Managed: every exit path ends the plugin through Close or Shutdown,
 	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
 	// reverting on its own.
-	client := plugin.NewClient(&plugin.ClientConfig{
+	cc := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: hostPlugin{}}},
 		Cmd:              cmd,
@@ -131,18 +132,44 @@ func Launch(cfg Config) (*Plugin, error) {
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           cfg.Logger,
-		Stderr:           io.Discard, // stderr already reaches Logger line by line
+		Stderr:           tail, // stderr reaches Logger line by line; tail keeps the end to quote
 		// What the plugin prints once serving is streamed over gRPC: log it too.
 		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
 		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
-	})
+	}
+	client := plugin.NewClient(cc)
 	p := &Plugin{client: client, cmd: cmd}
 
 	rpc, err := client.Client()
 	if err != nil {
+		p.Close() // waits for go-plugin to have read all of stderr into tail
+		cfg.Logger.Error("plugin handshake failed", "path", cfg.Path, "error", err.Error())
+		return nil, launchError(cfg, err, tail)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
+	err = confirm(ctx, rpc)
+	cancel()
+	if err != nil {
+		cfg.Logger.Error("plugin connection failed", "path", cfg.Path, "error", err.Error())
+		// go-plugin set cc.TLSConfig (AutoMTLS): probe with the same one.
+		var addr net.Addr
+		if rc := client.ReattachConfig(); rc != nil {
+			addr = rc.Addr
+		}
+		probeErr := probeTLS(addr, cc.TLSConfig, cfg.StartTimeout)
+		if probeErr != nil {
+			cfg.Logger.Error("plugin TLS handshake failed", "path", cfg.Path, "error", probeErr.Error())
+		}
+		err = connectError(cfg, err, probeErr, func() (bool, string) {
+			// An error TLS does not explain may be a plugin that died after
+			// its handshake line: give it a moment to be seen exiting.
+			gone := p.WaitExited(exitNoticeWait)
+			p.Close()
+			return gone, p.ExitStatus()
+		}, tail)
 		p.Close()
-		return nil, launchError(cfg, err)
+		return nil, err
 	}
 	raw, err := rpc.Dispense(pluginName)
 	if err != nil {
@@ -158,11 +185,39 @@ func Launch(cfg Config) (*Plugin, error) {
 	return p, nil
 }
 
+// exitNoticeWait is how long Launch waits to see whether a plugin it cannot
+// connect to has exited.
+const exitNoticeWait = time.Second
+
 // PID is the plugin process id (its process group id too).
 func (p *Plugin) PID() int { return p.cmd.Process.Pid }
 
 // Exited reports whether the plugin process has ended (e.g. crashed).
 func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// WaitExited reports whether go-plugin sees the plugin process end within d
+// (it notices a moment after the process does; ExitStatus is known then).
+func (p *Plugin) WaitExited(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !p.client.Exited() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// ExitStatus says how the plugin process ended ("exit status 3", "signal:
+// killed"), or "" while go-plugin has not seen it end.
+func (p *Plugin) ExitStatus() string {
+	// Exited is set after go-plugin's Wait filled in ProcessState, under
+	// go-plugin's lock: reading ProcessState after it is safe.
+	if !p.client.Exited() || p.cmd.ProcessState == nil {
+		return ""
+	}
+	return p.cmd.ProcessState.String()
+}
 
 // Close ends the plugin: SIGTERM, on which sdk.Serve reverts any chaos still
 // active and tears down, then waits for it to exit (bounded), and kills
@@ -223,9 +278,12 @@ var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // launchError turns go-plugin's start errors into one line naming the
 // problem and the fix.
-func launchError(cfg Config, err error) error {
+func launchError(cfg Config, err error, tail *stderrTail) error {
 	path, msg := cfg.Path, err.Error()
-	notPlugin := "build plugins with sdk.Serve (see sdk/README.md) and pass that executable"
+	notPlugin := "build plugins with sdk.Serve (see sdk/README.md, or docs/PROTOCOL.md in another language) and pass that executable"
+	if herr := handshakeError(cfg, msg, tail); herr != nil {
+		return herr
+	}
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		actual := "unknown"
@@ -245,11 +303,11 @@ func launchError(cfg Config, err error) error {
 	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
 		if first == "" {
-			return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+			return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake%s; %s", path, parens(tail.lastWords()), notPlugin)
 		}
 		return fmt.Errorf("%s is not a demohost plugin: it printed %q instead of the plugin handshake; %s", path, truncate(first, 60), notPlugin)
 	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+		return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake%s; %s", path, parens(tail.lastWords()), notPlugin)
 	case strings.Contains(msg, "unsupported plugin protocol"):
 		return fmt.Errorf("plugin %s serves net/rpc, demohost needs gRPC: build it with sdk.Serve (see sdk/README.md)", path)
 	case errors.Is(err, syscall.ENOEXEC) || strings.Contains(msg, "exec format error"):

@@ -1,0 +1,164 @@
+// Package handshake tests what demohost says when a plugin gets the plugin
+// handshake wrong (docs/PROTOCOL.md): each fault of the test plugin
+// internal/testplugins/handshake gives one line naming the real cause and
+// pointing to the document, and the real error reaches the log.
+package handshake
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/session"
+	"github.com/demohost/demohost/internal/testkit"
+)
+
+// plugin is the handshake test plugin, built once.
+var plugin string
+
+func TestMain(m *testing.M) {
+	testkit.MainWithBuilt(m, &plugin, "demohost-handshake", "internal/testplugins/handshake")
+}
+
+// logBuffer is a log that go-plugin's goroutines write and the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// alive reports whether pid runs (a zombie does not count).
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(after, "Z")
+}
+
+// children lists the pids whose parent is pid.
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		_, after, _ := strings.Cut(string(b), ") ")
+		fields := strings.Fields(after)
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && fields[0] != "Z" {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// launch starts the test plugin with fault and returns Launch's error and
+// the log. Whatever happened, no plugin process may be left.
+func launch(t *testing.T, fault string) (error, string) {
+	t.Helper()
+	t.Setenv("HANDSHAKE_FAULT", fault)
+	log := &logBuffer{}
+	p, err := pluginhost.Launch(pluginhost.Config{Path: plugin, StartTimeout: 10 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
+	if p != nil {
+		p.Close()
+	}
+	testkit.WaitFor(t, 5*time.Second, "no plugin process left", func() bool { return len(children(os.Getpid())) == 0 })
+	return err, log.String()
+}
+
+func TestAGoodHandshakeLaunches(t *testing.T) {
+	err, _ := launch(t, "")
+	if err != nil {
+		t.Fatalf("a plugin with a correct handshake did not launch: %v", err)
+	}
+}
+
+func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
+	q := regexp.QuoteMeta
+	tls := q(`(docs/PROTOCOL.md, "Mutual TLS")`)
+	line := q(`(docs/PROTOCOL.md, "The handshake line")`)
+	for _, tt := range []struct {
+		fault string
+		want  string // the whole line, as a regexp
+		log   string // in the log: the real error
+	}{
+		{"plaintext",
+			`plugin PATH serves plain text where demohost expects TLS: serve gRPC over mutual TLS with a certificate for localhost ` + tls,
+			"first record does not look like a TLS handshake"},
+		{"wrong-name",
+			`plugin PATH serves a TLS certificate valid for plugin\.example, 127\.0\.0\.1, not for localhost: make its certificate valid for the DNS name localhost ` + tls,
+			"x509: certificate is valid for plugin.example, not localhost"},
+		{"padded-base64",
+			`plugin PATH printed a certificate that is not unpadded standard base64 in its handshake line \(illegal base64 data at input byte \d+\): encode the certificate's DER with standard base64 and no '=' padding ` + line,
+			"error parsing server cert: illegal base64 data"},
+		{"client-ca",
+			`plugin PATH refused demohost's client certificate \(tls: certificate required\): require a client certificate and trust the one in PLUGIN_CLIENT_CERT as its only client CA ` + tls,
+			"remote error: tls: certificate required"},
+		{"cookie",
+			`plugin PATH refused demohost's cookie and exited: it expects a cookie other than DEMOHOST_PLUGIN=subject-v1-5c1e0b7a, so it belongs to another program; pass a demohost plugin ` + line,
+			"This binary is a plugin. These are not meant to be executed directly."},
+		{"protocol1",
+			q(`plugin PATH speaks demohost protocol 1, this demohost speaks protocol 2: rebuild the plugin against this demohost's sdk (or use a demohost of protocol 1)`),
+			"Plugin version: 1"},
+		{"exit",
+			q(`plugin PATH exited right after its handshake line (exit status 3; its last line on stderr: "handshake: the subject failed to start: exiting on purpose"): see the log file`),
+			"plugin connection failed"},
+	} {
+		t.Run(tt.fault, func(t *testing.T) {
+			err, log := launch(t, tt.fault)
+			if err == nil {
+				t.Fatal("Launch succeeded; want the handshake refused")
+			}
+			want := "^" + strings.ReplaceAll(tt.want, "PATH", q(plugin)) + "$"
+			if !regexp.MustCompile(want).MatchString(err.Error()) {
+				t.Errorf("error:\n%s\nwant it to match:\n%s", err, want)
+			}
+			if !strings.Contains(log, tt.log) {
+				t.Errorf("the log lacks the real error %q:\n%s", tt.log, log)
+			}
+		})
+	}
+}
+
+// A plugin that dies after a good handshake is said to have exited, with
+// its exit status; "it may have crashed" guesses are gone.
+func TestAPluginThatExitsDuringDescribeIsSaidToHaveExited(t *testing.T) {
+	t.Setenv("HANDSHAKE_FAULT", "exit-on-describe")
+	logFile := filepath.Join(t.TempDir(), "demohost.log")
+	s, err := session.Open(session.Config{Plugin: plugin, LogFile: logFile})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded; want Describe to fail")
+	}
+	want := "plugin " + plugin + " exited during Describe (exit status 4): its log is in " + logFile
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+}
