@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -29,49 +27,6 @@ const (
 // cookieRefusal is what go-plugin's server prints on stderr before exiting
 // when the cookie in its environment is not the one it expects.
 const cookieRefusal = "This binary is a plugin. These are not meant to be executed directly."
-
-// stderrTail keeps the end of what the plugin wrote to stderr, so a plugin
-// that dies during the handshake can be quoted. go-plugin writes each line
-// to it (the log file gets them too).
-type stderrTail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailBytes = 8 << 10
-
-func (t *stderrTail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - tailBytes; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *stderrTail) contains(s string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return bytes.Contains(t.buf, []byte(s))
-}
-
-// lastLine is the last non-empty line written, "" if none.
-func (t *stderrTail) lastLine() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// lastWords is `its last line on stderr: "..."`, or "" when the plugin
-// wrote nothing. Quoting escapes whatever control characters it printed.
-func (t *stderrTail) lastWords() string {
-	if l := t.lastLine(); l != "" {
-		return fmt.Sprintf("its last line on stderr: %q", truncate(l, 120))
-	}
-	return ""
-}
 
 // parens joins the non-empty parts in parentheses after a space, or is "".
 func parens(parts ...string) string {
@@ -142,7 +97,7 @@ const probeReadWait = 500 * time.Millisecond
 // error of the first call. When TLS does not explain it, exited says
 // whether the plugin process ended by itself and how; tail is the end of
 // its stderr.
-func connectError(cfg Config, rpcErr, probeErr error, exited func() (bool, string), tail *stderrTail) error {
+func connectError(cfg Config, rpcErr, probeErr error, exited func() (bool, string), tail *pluginStderr) error {
 	path := cfg.Path
 	var (
 		header   tls.RecordHeaderError
@@ -194,7 +149,7 @@ func certNames(c *x509.Certificate) string {
 
 // handshakeError says in one line what was wrong with a plugin's handshake
 // line, or returns nil for errors that are not about the line.
-func handshakeError(cfg Config, msg string, tail *stderrTail) error {
+func handshakeError(cfg Config, msg string, tail *pluginStderr) error {
 	path := cfg.Path
 	switch {
 	case strings.HasPrefix(msg, "error parsing server cert: illegal base64 data"):

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ func Launch(cfg Config) (*Plugin, error) {
 
 	cmd := exec.Command(cfg.Path)
 	cmd.SysProcAttr = processAttr()
-	tail := &stderrTail{}
+	stderr := newPluginStderr(cfg.Logger.Named(filepath.Base(cfg.Path)))
 	// Not Managed: every exit path ends the plugin through Close or Shutdown,
 	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
 	// reverting on its own.
@@ -131,8 +132,8 @@ func Launch(cfg Config) (*Plugin, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
-		Logger:           cfg.Logger,
-		Stderr:           tail, // stderr reaches Logger line by line; tail keeps the end to quote
+		Logger:           goPluginLogger{Logger: cfg.Logger, stderrName: filepath.Base(cfg.Path)},
+		Stderr:           stderr, // go-plugin passes stderr on line by line
 		// What the plugin prints once serving is streamed over gRPC: log it too.
 		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
 		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
@@ -143,9 +144,9 @@ func Launch(cfg Config) (*Plugin, error) {
 
 	rpc, err := client.Client()
 	if err != nil {
-		p.Close() // waits for go-plugin to have read all of stderr into tail
+		p.Close() // waits for go-plugin to have passed all of stderr on
 		cfg.Logger.Error("plugin handshake failed", "path", cfg.Path, "error", err.Error())
-		return nil, launchError(cfg, err, tail)
+		return nil, launchError(cfg, err, stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
 	err = confirm(ctx, rpc)
@@ -167,7 +168,7 @@ func Launch(cfg Config) (*Plugin, error) {
 			gone := p.WaitExited(exitNoticeWait)
 			p.Close()
 			return gone, p.ExitStatus()
-		}, tail)
+		}, stderr)
 		p.Close()
 		return nil, err
 	}
@@ -278,7 +279,7 @@ var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // launchError turns go-plugin's start errors into one line naming the
 // problem and the fix.
-func launchError(cfg Config, err error, tail *stderrTail) error {
+func launchError(cfg Config, err error, tail *pluginStderr) error {
 	path, msg := cfg.Path, err.Error()
 	notPlugin := "build plugins with sdk.Serve (see sdk/README.md, or docs/PROTOCOL.md in another language) and pass that executable"
 	if herr := handshakeError(cfg, msg, tail); herr != nil {

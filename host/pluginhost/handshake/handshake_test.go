@@ -1,7 +1,9 @@
-// Package handshake tests what demohost says when a plugin gets the plugin
-// handshake wrong (docs/PROTOCOL.md): each fault of the test plugin
-// internal/testplugins/handshake gives one line naming the real cause and
-// pointing to the document, and the real error reaches the log.
+// Package handshake tests a plugin's launch as a plugin author in any
+// language meets it (docs/PROTOCOL.md): when a plugin gets the handshake
+// wrong, each fault of the test plugin internal/testplugins/handshake gives
+// one line naming the real cause and pointing to the document, and the real
+// error reaches the log; what a plugin writes on stderr reaches the log at
+// the level it says, whatever it writes.
 package handshake
 
 import (
@@ -160,5 +162,45 @@ func TestAPluginThatExitsDuringDescribeIsSaidToHaveExited(t *testing.T) {
 	want := "plugin " + plugin + " exited during Describe (exit status 4): its log is in " + logFile
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+}
+
+// Every stderr line reaches the log at the level it says, and no line can
+// take the host down (go-plugin's own parser panicked on a JSON "@message"
+// that is not a string).
+func TestStderrLinesReachTheLogAtTheirLevel(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "demohost-stderr")
+	body := `#!/bin/sh
+echo '{"@message": 5, "@level": "info"}' >&2
+echo '{"@level": "WARNING", "@message": "disk low", "node": "n1", "free": 3, "@timestamp": "2026-01-01T00:00:00Z"}' >&2
+echo '{"@level": "error", "@message": "lost quorum"}' >&2
+echo '[INFO] plain info' >&2
+echo 'a plain line' >&2
+echo 'Traceback (most recent call last):' >&2
+echo '  File "plugin.py", line 1, in <module>' >&2
+exit 1
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := &logBuffer{}
+	_, err := pluginhost.Launch(pluginhost.Config{Path: script, StartTimeout: 10 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug, Name: "demohost"})})
+	want := `it exited without the plugin handshake (its last line on stderr: "File \"plugin.py\", line 1, in <module>")`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v; want it to say %s", err, want)
+	}
+	for _, line := range []string{
+		`[DEBUG] demohost.demohost-stderr: {"@message": 5, "@level": "info"}`,
+		`[WARN]  demohost.demohost-stderr: disk low: free=3 node=n1`,
+		`[ERROR] demohost.demohost-stderr: lost quorum`,
+		`[INFO]  demohost.demohost-stderr: [INFO] plain info`,
+		`[DEBUG] demohost.demohost-stderr: a plain line`,
+		`[ERROR] demohost.demohost-stderr: Traceback (most recent call last):`,
+		`[ERROR] demohost.demohost-stderr:   File "plugin.py", line 1, in <module>`,
+	} {
+		if !strings.Contains(log.String(), line+"\n") {
+			t.Errorf("the log lacks the line %q:\n%s", line, log.String())
+		}
 	}
 }
