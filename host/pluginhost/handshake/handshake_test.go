@@ -7,12 +7,12 @@
 package handshake
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,54 +30,13 @@ func TestMain(m *testing.M) {
 	testkit.MainWithBuilt(m, &plugin, "demohost-handshake", "internal/testplugins/handshake")
 }
 
-// logBuffer is a log that go-plugin's goroutines write and the test reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// alive reports whether pid runs (a zombie does not count).
-func alive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(after, "Z")
-}
-
-// children lists the pids whose parent is pid.
+// children lists the live pids whose parent is pid.
 func children(pid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		_, after, _ := strings.Cut(string(b), ") ")
-		fields := strings.Fields(after)
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && fields[0] != "Z" {
-			out = append(out, child)
-		}
-	}
-	return out
+	return testkit.Processes(func(child int) bool {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(child), "stat"))
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return err == nil && len(fields) > 1 && fields[1] == strconv.Itoa(pid)
+	})
 }
 
 // launch starts the test plugin with fault and returns Launch's error and
@@ -85,7 +44,7 @@ func children(pid int) []int {
 func launch(t *testing.T, fault string) (error, string) {
 	t.Helper()
 	t.Setenv("HANDSHAKE_FAULT", fault)
-	log := &logBuffer{}
+	log := &testkit.Buffer{}
 	p, err := pluginhost.Launch(pluginhost.Config{Path: plugin, StartTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
 	if p != nil {
@@ -183,7 +142,7 @@ exit 1
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	log := &logBuffer{}
+	log := &testkit.Buffer{}
 	_, err := pluginhost.Launch(pluginhost.Config{Path: script, StartTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug, Name: "demohost"})})
 	want := `it exited without the plugin handshake (its last line on stderr: "File \"plugin.py\", line 1, in <module>")`
