@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -82,11 +84,20 @@ func probeTLS(addr net.Addr, conf *tls.Config, timeout time.Duration) error {
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(probeReadWait))
 	var b [1]byte
-	if _, err := conn.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return err
+	_, err = conn.Read(b[:])
+	switch {
+	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
+		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return errClosedAfterHandshake
 	}
-	return nil
+	return err
 }
+
+// errClosedAfterHandshake: the plugin hung up right after the TLS handshake
+// without a word, as BoringSSL (Python's grpcio) does when it refuses the
+// client's certificate under TLS 1.3.
+var errClosedAfterHandshake = errors.New("the plugin closed the connection right after the TLS handshake")
 
 // probeReadWait bounds the read after a probe's handshake: a refusal comes
 // at once, and a plugin that says nothing has taken the certificate.
@@ -123,6 +134,8 @@ func connectError(cfg Config, rpcErr, probeErr error, exited func() (bool, strin
 		return fmt.Errorf("plugin %s exited right after its handshake line%s: see the log file", path, parens(how, tail.lastWords()))
 	}
 	switch {
+	case errors.Is(probeErr, errClosedAfterHandshake):
+		return fmt.Errorf("plugin %s hung up right after the TLS handshake, as a server does that refuses demohost's client certificate: require a client certificate and trust the one in PLUGIN_CLIENT_CERT as its only client CA (%s)", path, docTLS)
 	case probeErr != nil && errors.Is(probeErr, os.ErrDeadlineExceeded):
 		return fmt.Errorf("plugin %s printed its handshake line but did not complete a TLS handshake within %s (%s)", path, cfg.StartTimeout, docTLS)
 	case probeErr != nil:

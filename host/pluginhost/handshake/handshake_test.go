@@ -23,8 +23,12 @@ import (
 	"github.com/demohost/demohost/internal/testkit"
 )
 
-// plugin is the handshake test plugin, built once.
-var plugin string
+// plugin is the handshake test plugin, built once; pyPlugin is its Python
+// sibling, for what a grpcio server does.
+var (
+	plugin   string
+	pyPlugin = filepath.Join(testkit.Root(), "internal", "testplugins", "handshake", "handshake.py")
+)
 
 func TestMain(m *testing.M) {
 	testkit.MainWithBuilt(m, &plugin, "demohost-handshake", "internal/testplugins/handshake")
@@ -44,8 +48,12 @@ func children(pid int) []int {
 func launch(t *testing.T, fault string) (error, string) {
 	t.Helper()
 	t.Setenv("HANDSHAKE_FAULT", fault)
+	path := plugin
+	if strings.HasPrefix(fault, "python") {
+		path = pyPlugin
+	}
 	log := &testkit.Buffer{}
-	p, err := pluginhost.Launch(pluginhost.Config{Path: plugin, StartTimeout: 10 * time.Second,
+	p, err := pluginhost.Launch(pluginhost.Config{Path: path, StartTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
 	if p != nil {
 		p.Close()
@@ -55,9 +63,10 @@ func launch(t *testing.T, fault string) (error, string) {
 }
 
 func TestAGoodHandshakeLaunches(t *testing.T) {
-	err, _ := launch(t, "")
-	if err != nil {
-		t.Fatalf("a plugin with a correct handshake did not launch: %v", err)
+	for _, fault := range []string{"", "python"} {
+		if err, _ := launch(t, fault); err != nil {
+			t.Errorf("a plugin with a correct handshake (%q) did not launch: %v", fault, err)
+		}
 	}
 }
 
@@ -73,6 +82,9 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 		{"plaintext",
 			`plugin PATH serves plain text where demohost expects TLS: serve gRPC over mutual TLS with a certificate for localhost ` + tls,
 			"first record does not look like a TLS handshake"},
+		{"python-plaintext",
+			`plugin PATH serves plain text where demohost expects TLS: serve gRPC over mutual TLS with a certificate for localhost ` + tls,
+			"first record does not look like a TLS handshake"},
 		{"wrong-name",
 			`plugin PATH serves a TLS certificate valid for plugin\.example, 127\.0\.0\.1, not for localhost: make its certificate valid for the DNS name localhost ` + tls,
 			"x509: certificate is valid for plugin.example, not localhost"},
@@ -82,6 +94,9 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 		{"client-ca",
 			`plugin PATH refused demohost's client certificate \(tls: certificate required\): require a client certificate and trust the one in PLUGIN_CLIENT_CERT as its only client CA ` + tls,
 			"remote error: tls: certificate required"},
+		{"python-client-ca",
+			`plugin PATH hung up right after the TLS handshake, as a server does that refuses demohost's client certificate: require a client certificate and trust the one in PLUGIN_CLIENT_CERT as its only client CA ` + tls,
+			"the plugin closed the connection right after the TLS handshake"},
 		{"cookie",
 			`plugin PATH refused demohost's cookie and exited: it expects a cookie other than DEMOHOST_PLUGIN=subject-v1-5c1e0b7a, so it belongs to another program; pass a demohost plugin ` + line,
 			"This binary is a plugin. These are not meant to be executed directly."},
@@ -97,7 +112,11 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 			if err == nil {
 				t.Fatal("Launch succeeded; want the handshake refused")
 			}
-			want := "^" + strings.ReplaceAll(tt.want, "PATH", q(plugin)) + "$"
+			path := plugin
+			if strings.HasPrefix(tt.fault, "python") {
+				path = pyPlugin
+			}
+			want := "^" + strings.ReplaceAll(tt.want, "PATH", q(path)) + "$"
 			if !regexp.MustCompile(want).MatchString(err.Error()) {
 				t.Errorf("error:\n%s\nwant it to match:\n%s", err, want)
 			}
