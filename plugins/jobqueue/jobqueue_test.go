@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -392,29 +393,67 @@ func setUp(t *testing.T, home string) (*pluginhost.Plugin, *testkit.Buffer) {
 	return p, log
 }
 
-func TestSIGTERMWithAFaultActiveRevertsItAndTearsDown(t *testing.T) {
-	home := t.TempDir()
-	p, log := setUp(t, home)
-	inj, err := p.Subject.InjectChaos(context.Background(), subject.Fault{Kind: "PROCESS_PAUSE", Target: "broker"})
-	if err != nil {
+func TestSIGTERMOrSIGHUPWithAFaultActiveRevertsItAndTearsDown(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			home := t.TempDir()
+			p, log := setUp(t, home)
+			inj, err := p.Subject.InjectChaos(context.Background(), subject.Fault{Kind: "PROCESS_PAUSE", Target: "broker"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			broker := nodesOf(p.PID())["broker"]
+			if testkit.ProcState(broker) != "T" || !strings.Contains(inj.Detail, fmt.Sprintf("froze broker (pid %d, SIGSTOP)", broker)) {
+				t.Fatalf("broker %d state %q after %q; want it stopped", broker, testkit.ProcState(broker), inj.Detail)
+			}
+			pid := p.PID()
+			if err := syscall.Kill(pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			testkit.WaitFor(t, 30*time.Second, "the plugin to exit", func() bool { return p.Exited() })
+			want := fmt.Sprintf(`chaos reverted on exit: detail="resumed broker (pid %d, SIGCONT)"`, broker)
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("the log does not say %s:\n%s", want, log.String())
+			}
+			if left := nodesOf(pid); len(left) > 0 || len(stateFiles(home)) > 0 {
+				t.Errorf("left behind: nodes %v, state files %v", left, stateFiles(home))
+			}
+		})
+	}
+}
+
+// A node's death reaches the health stream at once, not at the next
+// interval.
+func TestHealthIsPushedOnChange(t *testing.T) {
+	p, _ := setUp(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var last subject.Health
+	snapshots := 0
+	go func() {
+		_ = p.Subject.WatchHealth(ctx, time.Minute, func(h subject.Health) {
+			mu.Lock()
+			defer mu.Unlock()
+			last = h
+			snapshots++
+		})
+	}()
+	testkit.WaitFor(t, 10*time.Second, "the first snapshot", func() bool { mu.Lock(); defer mu.Unlock(); return snapshots > 0 })
+	if _, err := p.Subject.InjectChaos(ctx, subject.Fault{Kind: "PROCESS_KILL", Target: "worker-2"}); err != nil {
 		t.Fatal(err)
 	}
-	broker := nodesOf(p.PID())["broker"]
-	if testkit.ProcState(broker) != "T" || !strings.Contains(inj.Detail, fmt.Sprintf("froze broker (pid %d, SIGSTOP)", broker)) {
-		t.Fatalf("broker %d state %q after %q; want it stopped", broker, testkit.ProcState(broker), inj.Detail)
-	}
-	pid := p.PID()
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 30*time.Second, "the plugin to exit", func() bool { return p.Exited() })
-	want := fmt.Sprintf(`chaos reverted on exit: detail="resumed broker (pid %d, SIGCONT)"`, broker)
-	if !strings.Contains(log.String(), want) {
-		t.Errorf("the log does not say %s:\n%s", want, log.String())
-	}
-	if left := nodesOf(pid); len(left) > 0 || len(stateFiles(home)) > 0 {
-		t.Errorf("left behind: nodes %v, state files %v", left, stateFiles(home))
-	}
+	// The interval is a minute: only a push brings worker-2 DOWN this soon.
+	testkit.WaitFor(t, 10*time.Second, "a snapshot with worker-2 DOWN", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range last.Nodes {
+			if n.ID == "worker-2" {
+				return n.State == subject.Down
+			}
+		}
+		return false
+	})
 }
 
 // The host SIGKILLed mid-fault: the plugin sees its parent change, reverts,
