@@ -77,6 +77,7 @@ class JobQueue:
         self.changes = Notifier()
         self.client = None
         self.client_lock = threading.Lock()
+        self.health_lock = threading.Lock()  # guards since and redelivered
         self.since = {}  # (invariant, target) -> first seen, for violations
         self.redelivered = (0, 0.0)  # last redelivered count, when it last grew
 
@@ -193,16 +194,20 @@ class JobQueue:
 
     def setup(self):
         with self.lock:
-            for line in self._reap():
-                yield pb.INFO, line
-            if self.cluster is not None:
-                yield pb.INFO, "the cluster already runs"
-                return
-            c = clusterlib.Cluster(self.opts, log, self.changes.notify)
-            lines = []
-            c.start(lines.append)
-            self.cluster = c
-            self.since.clear()
+            lines = self._reap()
+            c = self.cluster
+            if c is None:
+                # Kept even if a node fails to start: Teardown stops the rest.
+                c = self.cluster = clusterlib.Cluster(self.opts, log, self.changes.notify)
+                with self.health_lock:
+                    self.since.clear()
+                try:
+                    c.start(lines.append)
+                finally:
+                    for line in lines:
+                        log("info", "setup: " + line)
+            else:
+                lines.append("the cluster already runs")
         for line in lines:
             yield pb.INFO, line
         deadline = time.monotonic() + 10
@@ -451,24 +456,22 @@ class JobQueue:
             if stats["dead"]:
                 violation("dead_letter", pb.CRITICAL, "", "%d jobs in the dead-letter queue after %d deliveries"
                           % (stats["dead"], self.opts["max_deliveries"]))
-            last, grew_at = self.redelivered
             total = counts.get("redelivered", 0)
-            if total > last:
-                self.redelivered = (total, now)
-                grew_at = now
+            with self.health_lock:
+                if total > self.redelivered[0]:
+                    self.redelivered = (total, now)
+                grew_at = self.redelivered[1]
             if now - grew_at < REDELIVERY_WINDOW:
                 violation("job_redelivered", pb.WARNING, "",
                           "jobs delivered again: their lease ran out or they failed (%d so far)" % total)
-        keys = set()
-        for invariant, severity, target, message in raised:
-            key = (invariant, target)
-            keys.add(key)
-            since = self.since.setdefault(key, now)
-            v = pb.Violation(invariant=invariant, severity=severity, target=target, message=message)
-            v.since.FromNanoseconds(int(since * 1e9))
-            snap.violations.append(v)
-        for key in set(self.since) - keys:
-            del self.since[key]
+        with self.health_lock:
+            keys = {(invariant, target) for invariant, _, target, _ in raised}
+            for key in set(self.since) - keys:
+                del self.since[key]
+            for invariant, severity, target, message in raised:
+                v = pb.Violation(invariant=invariant, severity=severity, target=target, message=message)
+                v.since.FromNanoseconds(int(self.since.setdefault((invariant, target), now) * 1e9))
+                snap.violations.append(v)
         return snap
 
 
