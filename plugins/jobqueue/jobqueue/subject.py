@@ -431,7 +431,7 @@ class JobQueue:
                 if w is None or w["idle"] > quiet:
                     node.state, node.detail = pb.DEGRADED, "not asking for jobs"
                 else:
-                    node.state, node.detail = pb.UP, "holds %d jobs" % w["held"]
+                    node.state, node.detail = pb.UP, "holds %d job%s" % (w["held"], "" if w["held"] == 1 else "s")
             else:
                 node.state = pb.UP
             snap.nodes.append(node)
