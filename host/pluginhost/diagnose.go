@@ -131,7 +131,7 @@ func connectError(cfg Config, rpcErr, probeErr error, exited func() (bool, strin
 		return fmt.Errorf("plugin %s refused demohost's client certificate (%v): require a client certificate and trust the one in PLUGIN_CLIENT_CERT as its only client CA (%s)", path, op.Err, docTLS)
 	}
 	if gone, how := exited(); gone {
-		return fmt.Errorf("plugin %s exited right after its handshake line%s: see the log file", path, parens(how, tail.lastWords()))
+		return fmt.Errorf("plugin %s ended right after its handshake line%s: see the log file", path, parens(how, tail.lastWords()))
 	}
 	switch {
 	case errors.Is(probeErr, errClosedAfterHandshake):

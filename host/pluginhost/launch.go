@@ -167,7 +167,8 @@ func Launch(cfg Config) (*Plugin, error) {
 			// its handshake line: give it a moment to be seen exiting.
 			gone := p.WaitExited(exitNoticeWait)
 			p.Close()
-			return gone, p.ExitStatus()
+			e, _ := p.ExitStatus()
+			return gone, e.String()
 		}, stderr)
 		p.Close()
 		return nil, err
@@ -196,28 +197,18 @@ func (p *Plugin) PID() int { return p.cmd.Process.Pid }
 // Exited reports whether the plugin process has ended (e.g. crashed).
 func (p *Plugin) Exited() bool { return p.client.Exited() }
 
-// WaitExited reports whether go-plugin sees the plugin process end within d
-// (it notices a moment after the process does; ExitStatus is known then).
+// WaitExited reports whether the plugin process ends within d.
 func (p *Plugin) WaitExited(d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	for !p.client.Exited() {
+	for {
+		if _, ended := p.ExitStatus(); ended {
+			return true
+		}
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return true
-}
-
-// ExitStatus says how the plugin process ended ("exit status 3", "signal:
-// killed"), or "" while go-plugin has not seen it end.
-func (p *Plugin) ExitStatus() string {
-	// Exited is set after go-plugin's Wait filled in ProcessState, under
-	// go-plugin's lock: reading ProcessState after it is safe.
-	if !p.client.Exited() || p.cmd.ProcessState == nil {
-		return ""
-	}
-	return p.cmd.ProcessState.String()
 }
 
 // Close ends the plugin: SIGTERM, on which sdk.Serve reverts any chaos still

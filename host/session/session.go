@@ -232,12 +232,9 @@ func (s *Session) CallError(call string, err error) error {
 	case errors.Is(err, subject.ErrUnreachable):
 		if s.waitPluginExit(pluginExitWait) {
 			s.mu.Lock()
-			how := s.plugin.ExitStatus()
+			e, _ := s.plugin.ExitStatus()
 			s.mu.Unlock()
-			if how != "" {
-				how = " (" + how + ")"
-			}
-			return fmt.Errorf("plugin %s exited during %s%s: its log is in %s", s.Path, call, how, s.LogPath)
+			return fmt.Errorf("plugin %s ended during %s (%s): its log is in %s", s.Path, call, e, s.LogPath)
 		}
 		return fmt.Errorf("plugin %s stopped answering during %s: %v (its log is in %s)", s.Path, call, err, s.LogPath)
 	default:

@@ -104,7 +104,7 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 			q(`plugin PATH speaks demohost protocol 1, this demohost speaks protocol 2: rebuild the plugin against this demohost's sdk (or use a demohost of protocol 1)`),
 			"Plugin version: 1"},
 		{"exit",
-			q(`plugin PATH exited right after its handshake line (exit status 3; its last line on stderr: "handshake: the subject failed to start: exiting on purpose"): see the log file`),
+			q(`plugin PATH ended right after its handshake line (exited with code 3; its last line on stderr: "handshake: the subject failed to start: exiting on purpose"): see the log file`),
 			"plugin connection failed"},
 	} {
 		t.Run(tt.fault, func(t *testing.T) {
@@ -127,8 +127,8 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 	}
 }
 
-// A plugin that dies after a good handshake is said to have exited, with
-// its exit status; "it may have crashed" guesses are gone.
+// A plugin that dies after a good handshake is said to have ended, with
+// its exit code; "it may have crashed" guesses are gone.
 func TestAPluginThatExitsDuringDescribeIsSaidToHaveExited(t *testing.T) {
 	t.Setenv("HANDSHAKE_FAULT", "exit-on-describe")
 	logFile := filepath.Join(t.TempDir(), "demohost.log")
@@ -137,7 +137,7 @@ func TestAPluginThatExitsDuringDescribeIsSaidToHaveExited(t *testing.T) {
 		s.Close()
 		t.Fatal("Open succeeded; want Describe to fail")
 	}
-	want := "plugin " + plugin + " exited during Describe (exit status 4): its log is in " + logFile
+	want := "plugin " + plugin + " ended during Describe (exited with code 4): its log is in " + logFile
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
