@@ -376,6 +376,24 @@ func TestCallOrderAndAHealthStreamWithNothingToObserve(t *testing.T) {
 	}
 }
 
+// Past the host's own check (as a host without it would call), the plugin
+// refuses a bad option in the host's very words.
+func TestThePluginRefusesBadOptionsInTheHostsWords(t *testing.T) {
+	p, _ := launch(t, t.TempDir())
+	ctx := context.Background()
+	d, err := p.Subject.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []map[string]string{{"workers": "three"}, {"work": "2"}, {"rate": "fast"}, {"nodez": "1"}} {
+		_, hostErr := subject.CheckOptions(d, set)
+		err := p.Subject.Configure(ctx, set)
+		if hostErr == nil || !errors.Is(err, subject.ErrRefused) || err.Error() != hostErr.Error() {
+			t.Errorf("Configure(%v) = %v; want it refused as the host says it: %v", set, err, hostErr)
+		}
+	}
+}
+
 // setUp launches the plugin, configures it and sets its cluster up.
 func setUp(t *testing.T, home string) (*pluginhost.Plugin, *testkit.Buffer) {
 	t.Helper()

@@ -109,23 +109,32 @@ def parse_duration(v):
     return -total if neg else total
 
 
-def parse(kind, v, choices=()):
-    """Parses v as an option of type kind (one of the constants above)."""
-    if kind == STRING:
-        return v
-    if kind == INT:
-        return parse_int(v)
-    if kind == FLOAT:
-        return parse_float(v)
-    if kind == BOOL:
-        return parse_bool(v)
-    if kind == DURATION:
-        return parse_duration(v)
-    if kind == ENUM:
-        if v not in choices:
-            raise OptionError("not one of " + ", ".join(choices))
-        return v
-    raise OptionError("unknown type %d" % kind)
+def parse(kind, v, choices=(), example=""):
+    """Parses v as an option of type kind (one of the constants above). The
+    error says what is wanted, as the host says it (example: the default)."""
+    try:
+        if kind == STRING:
+            return v
+        if kind == INT:
+            return parse_int(v)
+        if kind == FLOAT:
+            return parse_float(v)
+        if kind == BOOL:
+            return parse_bool(v)
+        if kind == DURATION:
+            return parse_duration(v)
+        if kind == ENUM and v in choices:
+            return v
+    except OptionError:
+        pass
+    want = {
+        INT: "a whole number, e.g. " + (example or "3"),
+        FLOAT: "a number, e.g. " + (example or "1.5"),
+        BOOL: "true or false",
+        DURATION: "a duration such as %s or 30s" % (example or "500ms"),
+        ENUM: "one of " + ", ".join(choices),
+    }.get(kind, "a value of type %d" % kind)
+    raise OptionError("want " + want)
 
 
 def _main():

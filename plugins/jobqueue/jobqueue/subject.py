@@ -96,12 +96,13 @@ class JobQueue:
         for name, kind, default, _, choices in OPTIONS:
             raw = values.get(name, default)
             try:
-                o[name] = opt.parse(kind, raw, choices)
+                o[name] = opt.parse(kind, raw, choices, default)
             except opt.OptionError as e:
                 raise Refused("option %s=%s: %s" % (name, json.dumps(raw), e))
         unknown = sorted(set(values) - {n for n, *_ in OPTIONS})
         if unknown:
-            raise Refused('unknown option "%s": known options are %s' % (unknown[0], ", ".join(n for n, *_ in OPTIONS)))
+            raise Refused('unknown option "%s": known options are %s (see `demohost describe`)'
+                          % (unknown[0], ", ".join(n for n, *_ in OPTIONS)))
 
         def bad(name, want):
             raise Refused("option %s=%s: want %s" % (name, json.dumps(values.get(name, "")), want))
@@ -302,12 +303,13 @@ class JobQueue:
         return best
 
     def _poison(self, c, fault):
+        raw = fault.params.get("count", "5")
         try:
-            count = opt.parse_int(fault.params.get("count", "5"))
-        except opt.OptionError:
-            count = 0
+            count = opt.parse(opt.INT, raw, example="5")
+        except opt.OptionError as e:
+            raise Refused("parameter count=%s of fault %s: %s" % (json.dumps(raw), POISON_JOBS, e))
         if not 1 <= count <= 1000:
-            raise Refused("parameter count=%s of fault %s: want 1 to 1000" % (json.dumps(fault.params.get("count", "")), POISON_JOBS))
+            raise Refused("parameter count=%s of fault %s: want 1 to 1000" % (json.dumps(raw), POISON_JOBS))
         batch = secrets.token_hex(6)
         client = Client(c.broker_addr)
         try:
