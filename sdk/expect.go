@@ -80,7 +80,7 @@ type CheckKind int
 const (
 	CheckUnspecified      CheckKind = iota
 	CheckViolationPresent           // a violation of Invariant (on Target, if set)
-	CheckViolationAbsent            // no violation of Invariant (of any, if empty; on Target, if set)
+	CheckNoViolation                // no violation of Invariant (of any, if empty; on Target, if set)
 	CheckAllNodes                   // every node is in State
 	CheckNode                       // the node whose id or name is Target is in State
 	CheckMetricAbove                // metric Target > Threshold
@@ -94,7 +94,7 @@ func ViolationPresent(invariant string) Check {
 
 // NoViolation: no violation of invariant (of any, if "") is present.
 func NoViolation(invariant string) Check {
-	return Check{Kind: CheckViolationAbsent, Invariant: invariant}
+	return Check{Kind: CheckNoViolation, Invariant: invariant}
 }
 
 // AllNodes: every node is in state.

@@ -3,6 +3,8 @@ package sdk
 import (
 	"strconv"
 	"time"
+
+	"github.com/demohost/demohost/sdk/option"
 )
 
 // Options holds option (or fault parameter) values after they were checked
@@ -24,3 +26,11 @@ func (o Options) Bool(name string) bool { b, _ := strconv.ParseBool(o[name]); re
 
 // Duration returns the value as a time.Duration.
 func (o Options) Duration(name string) time.Duration { d, _ := time.ParseDuration(o[name]); return d }
+
+// ResolveOptions checks values against schema and fills in defaults, as
+// the host and Serve do before Configure: for a plugin's own tests, e.g.
+// opts, err := sdk.ResolveOptions(desc.Options, map[string]string{"nodes": "5"}).
+func ResolveOptions(schema []Option, values map[string]string) (Options, error) {
+	opts, err := option.Resolve(specs(schema), values, "option", "see `demohost describe`")
+	return Options(opts), err
+}

@@ -59,7 +59,9 @@ type SetupRequest struct {
 	// HealthChanged, called whenever the subject sees its health change
 	// (a node stopped answering, a violation was raised), makes the host
 	// receive a fresh snapshot at once instead of at its next interval.
-	// It never blocks; keep it for as long as the cluster runs.
+	// It never blocks; keep it for as long as the cluster runs. Serve (and
+	// the sdktest harness) always set it; a test calling Setup directly
+	// should too (func() {} will do).
 	HealthChanged func()
 }
 

@@ -2,6 +2,7 @@ package example
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -9,22 +10,18 @@ import (
 
 	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/markup"
-	"github.com/demohost/demohost/sdk/option"
 )
 
-// configure returns a subject configured as the host would: every option
-// of the schema, set values checked, defaults filled.
+// configure hands Configure what the host would: every option of the
+// schema, the defaults with set over them.
 func configure(t *testing.T, s *Subject, set map[string]string) {
 	t.Helper()
 	d, _ := s.Describe(context.Background())
-	specs := make([]option.Spec, len(d.Options))
-	for i, o := range d.Options {
-		specs[i] = option.Spec{Name: o.Name, Type: option.Type(o.Type), Default: o.Default, Help: o.Help, Choices: o.Choices}
+	opts := sdk.Options{}
+	for _, o := range d.Options {
+		opts[o.Name] = o.Default
 	}
-	opts, err := option.Resolve(specs, set, "option", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	maps.Copy(opts, set)
 	if err := s.Configure(context.Background(), sdk.ConfigureRequest{Options: opts}); err != nil {
 		t.Fatal(err)
 	}

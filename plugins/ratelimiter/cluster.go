@@ -26,11 +26,13 @@ type cluster interface {
 	Nodes() []nodeRef
 	// RedisState says whether Redis runs, is paused or is gone.
 	RedisState(ctx context.Context) sdk.NodeState
-	// PauseRedis freezes Redis; the handle reverts it (see resumeRedis).
-	PauseRedis(ctx context.Context) (handle string, err error)
-	// KillNode kills one node; StartNode starts it again.
-	KillNode(ctx context.Context, id string) error
-	StartNode(ctx context.Context, id string) error
+	// PauseRedis freezes Redis; the handle reverts it (resumeLocalRedis,
+	// unpauseDockerRedis), detail says what was done.
+	PauseRedis(ctx context.Context) (handle, detail string, err error)
+	// KillNode kills one node; StartNode starts it again. Each returns a
+	// line saying what it did.
+	KillNode(ctx context.Context, id string) (detail string, err error)
+	StartNode(ctx context.Context, id string) (detail string, err error)
 	// Kind names the runtime for messages ("local processes", "docker").
 	Kind() string
 }

@@ -5,48 +5,54 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/demohost/demohost/sdk/docker"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/demohost/demohost/internal/testkit"
+	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
 	"github.com/demohost/demohost/sdk/process"
 )
 
 // report is the part of demohost's JSON journal this test reads.
 type report struct {
 	Chapters []struct {
-		Title  string `json:"title"`
-		Status string `json:"status"`
+		Title        string `json:"title"`
+		Status       string `json:"status"`
+		Expectations []struct {
+			Mode string `json:"mode"`
+			Met  bool   `json:"met"`
+		} `json:"expectations"`
 	} `json:"chapters"`
 	Chaos []struct {
-		Type       string    `json:"type"`
-		Handle     string    `json:"handle"`
-		InjectedAt time.Time `json:"injected_at"`
-		RevertedAt time.Time `json:"reverted_at"`
+		Type         string            `json:"type"`
+		Params       map[string]string `json:"params"`
+		Detail       string            `json:"detail"`
+		RevertDetail string            `json:"revert_detail"`
+		InjectedAt   time.Time         `json:"injected_at"`
+		RevertedAt   time.Time         `json:"reverted_at"`
 	} `json:"chaos"`
 	ViolationsSeen []struct {
 		Invariant string `json:"invariant"`
 	} `json:"violations_seen"`
+	Metrics []struct {
+		Name string `json:"name"`
+		Kind string `json:"kind"`
+	} `json:"metrics"`
 }
 
-// buildHost builds the demohost CLI of this tree, or skips when it is absent.
+// buildHost builds the demohost CLI of this tree.
 func buildHost(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server)")
-	}
+	testredis.Need(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "cmd", "demohost")); err != nil {
-		t.Skip("cmd/demohost is not in this tree yet")
 	}
 	host := filepath.Join(t.TempDir(), "demohost")
 	build := exec.Command("go", "build", "-o", host, "./cmd/demohost")
@@ -80,9 +86,29 @@ func TestWholeDemoHeadless(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
+	modes := map[string]int{}
 	for _, c := range r.Chapters {
 		if c.Status != "passed" {
 			t.Errorf("chapter %q: %s", c.Title, c.Status)
+		}
+		for _, e := range c.Expectations {
+			if e.Met {
+				modes[e.Mode]++
+			}
+		}
+	}
+	for _, m := range []string{"eventually", "holds", "before", "after"} {
+		if modes[m] == 0 {
+			t.Errorf("no %s expectation met (met by mode: %v)", m, modes)
+		}
+	}
+	kinds := map[string]string{}
+	for _, m := range r.Metrics {
+		kinds[m.Name] = m.Kind
+	}
+	for name, kind := range map[string]string{"allowed": "counter", "denied": "counter", "ops_per_s": "rate", "p99_ms": "gauge", "nodes_up": "gauge"} {
+		if kinds[name] != kind {
+			t.Errorf("metric %s is %q in the report, want %s", name, kinds[name], kind)
 		}
 	}
 	seen := map[string]bool{}
@@ -97,20 +123,32 @@ func TestWholeDemoHeadless(t *testing.T) {
 	if len(r.Chaos) != 3 {
 		t.Errorf("%d chaos entries, want 3 (pause, burst, kill)", len(r.Chaos))
 	}
-	var redis process.Identity
+	redisPid := 0
 	for _, c := range r.Chaos {
 		if c.RevertedAt.IsZero() || c.RevertedAt.Before(c.InjectedAt) {
-			t.Errorf("chaos %s (%s) not reverted", c.Type, c.Handle)
+			t.Errorf("chaos %s (%s) not reverted", c.Type, c.Detail)
 		}
-		if rest, ok := strings.CutPrefix(c.Handle, redisPausePrefix+"local:"); ok {
-			redis, _ = process.ParseIdentity(rest)
+		// Lines for people, never a handle.
+		for _, line := range []string{c.Detail, c.RevertDetail} {
+			if line == "" || strings.Contains(line, redisPausePrefix) || strings.Contains(line, nodeKillPrefix) || strings.Contains(line, burstPrefix) {
+				t.Errorf("chaos %s: detail %q, revert detail %q; want lines for people, without a handle", c.Type, c.Detail, c.RevertDetail)
+			}
+		}
+		if c.Type == "BURST_TRAFFIC" && c.Params["multiplier"] != "3" {
+			t.Errorf("burst params %v, want multiplier 3", c.Params)
+		}
+		if _, pid, ok := strings.Cut(c.Detail, "SIGSTOP redis-server pid "); ok {
+			redisPid, _ = strconv.Atoi(pid)
+			if want := "SIGCONT redis-server pid " + pid; c.RevertDetail != want {
+				t.Errorf("Redis pause reverted with %q, want %q", c.RevertDetail, want)
+			}
 		}
 	}
-	if redis.Pid == 0 {
-		t.Fatal("no local Redis pause handle in the report")
+	if redisPid == 0 {
+		t.Fatal("no local Redis pause (SIGSTOP redis-server pid N) in the report")
 	}
-	if redis.Alive() {
-		t.Errorf("redis-server %s still exists after the demo (stopped: %v)", redis, redis.Stopped())
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", redisPid)); err == nil && strings.TrimSpace(string(comm)) == "redis-server" {
+		t.Errorf("redis-server pid %d still exists after the demo", redisPid)
 	}
 	if left := processesOf(pluginBinary); len(left) > 0 {
 		t.Errorf("plugin processes left running: %v", left)
@@ -144,10 +182,12 @@ func TestHostSIGKILLedWhileRedisIsPaused(t *testing.T) {
 	host := buildHost(t)
 	dir := t.TempDir()
 	run, lines := startHeadless(t, host, dir)
-	port := waitPaused(t, lines)
-	redis := redisServerOn(port)
-	if redis.Pid == 0 {
-		t.Fatalf("no redis-server on port %s", port)
+	line := waitPaused(t, lines)
+	_, pid, _ := strings.Cut(line, "SIGSTOP redis-server pid ")
+	n, _ := strconv.Atoi(pid)
+	redis, err := process.IdentityOf(n)
+	if err != nil {
+		t.Fatalf("no redis-server process from %q: %v", line, err)
 	}
 	testkit.WaitFor(t, 5*time.Second, "the kernel to report Redis stopped", redis.Stopped)
 
@@ -192,8 +232,9 @@ func startHeadless(t *testing.T, host, dir string, args ...string) (*exec.Cmd, <
 	return run, lines
 }
 
-// waitPaused reads progress lines until Redis is paused and returns what
-// follows "paused Redis at 127.0.0.1:" (the port).
+// waitPaused reads the host's lines until Redis is paused and returns that
+// line ("… paused Redis at ADDR: SIGSTOP redis-server pid N", or docker
+// pause NAME).
 func waitPaused(t *testing.T, lines <-chan string) string {
 	t.Helper()
 	deadline := time.After(90 * time.Second)
@@ -203,8 +244,8 @@ func waitPaused(t *testing.T, lines <-chan string) string {
 			if !ok {
 				t.Fatal("demohost ended before pausing Redis")
 			}
-			if _, addr, found := strings.Cut(line, "paused Redis at 127.0.0.1:"); found {
-				return strings.Fields(addr)[0]
+			if strings.Contains(line, "paused Redis at ") {
+				return line
 			}
 		case <-deadline:
 			t.Fatal("Redis was not paused within 90s")
@@ -217,14 +258,7 @@ func waitPaused(t *testing.T, lines <-chan string) string {
 // revert, so the host reverts through a fresh plugin process and has it
 // tear down; no container of the demo is left, paused or running.
 func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
-	all, err := docker.New(dockerScope)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer all.Close()
-	if err := all.Ping(context.Background()); err != nil {
-		t.Skip(err)
-	}
+	all := needDocker(t)
 	host := buildHost(t)
 	dir := t.TempDir()
 	run, lines := startHeadless(t, host, dir, "--set", "runtime=docker")
@@ -263,24 +297,4 @@ func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
 			t.Errorf("container %s (%s) of the crashed plugin left behind", c.Name, c.State)
 		}
 	}
-}
-
-// redisServerOn finds the redis-server listening on port (Redis rewrites
-// its command line to "redis-server 127.0.0.1:PORT").
-func redisServerOn(port string) process.Identity {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(line, "redis-server") && (strings.Contains(line, ":"+port+" ") || strings.Contains(line, "--port "+port+" ")) {
-			var pid int
-			fmt.Sscan(e.Name(), &pid)
-			id, _ := process.IdentityOf(pid)
-			return id
-		}
-	}
-	return process.Identity{}
 }

@@ -2,7 +2,6 @@ package ratelimiter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -111,7 +110,7 @@ func removeDockerLeftovers(ctx context.Context, progress sdk.Progress) error {
 		if err != nil {
 			return fmt.Errorf("remove leftovers of an earlier run: %w", err)
 		}
-		progress(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", n))
+		progress.Warning(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", n))
 	}
 	return nil
 }
@@ -134,7 +133,7 @@ func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error 
 	if err := buildRootfsImage(ctx, c.cli, c.target.Scope(), c.nodeImage(), c.nodeBinary); err != nil {
 		return fmt.Errorf("node image: %w", err)
 	}
-	progress("built node image " + c.nodeImage() + " FROM scratch with the plugin binary")
+	progress.Info("built node image " + c.nodeImage() + " FROM scratch with the plugin binary")
 
 	rc, err := c.target.Run(ctx, docker.ContainerSpec{
 		Name: c.redisName(), Image: redisImage, Cmd: redisCmd, Network: c.networkName(), Publish: []int{redisPort},
@@ -150,7 +149,7 @@ func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error 
 	if err := process.WaitReady(ctx, nil, 20*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
 		return fmt.Errorf("redis container on %s: %w", c.redisAddr, err)
 	}
-	progress(fmt.Sprintf("redis container %s answering on %s", c.redisName(), c.redisAddr))
+	progress.Info(fmt.Sprintf("redis container %s answering on %s", c.redisName(), c.redisAddr))
 
 	for i := 1; i <= c.nodeCount; i++ {
 		id := fmt.Sprintf("node-%d", i)
@@ -168,7 +167,7 @@ func (c *dockerCluster) Start(ctx context.Context, progress sdk.Progress) error 
 		if err := process.WaitReady(ctx, nil, 20*time.Second, httpProbe("http://"+ref.Addr+"/health")); err != nil {
 			return fmt.Errorf("%s container on %s: %w", id, ref.Addr, err)
 		}
-		progress(fmt.Sprintf("%s container serving on %s", id, ref.Addr))
+		progress.Info(fmt.Sprintf("%s container serving on %s", id, ref.Addr))
 	}
 	return nil
 }
@@ -189,7 +188,7 @@ func (c *dockerCluster) ensureRedisImage(ctx context.Context, progress sdk.Progr
 	if err := buildRootfsImage(ctx, c.cli, c.target.Scope(), c.builtRedisImage(), bin); err != nil {
 		return "", nil, fmt.Errorf("redis image: %w", err)
 	}
-	progress(fmt.Sprintf("%s is not on this engine: built %s FROM scratch from %s and its libraries (docker pull %s to use it instead)",
+	progress.Warning(fmt.Sprintf("%s is not on this engine: built %s FROM scratch from %s and its libraries (docker pull %s to use it instead)",
 		c.redisImage, c.builtRedisImage(), bin, c.redisImage))
 	return c.builtRedisImage(), args, nil
 }
@@ -200,7 +199,7 @@ func (c *dockerCluster) Stop(ctx context.Context, progress sdk.Progress) error {
 	if err := c.target.RemoveAll(ctx); err != nil {
 		return err
 	}
-	progress("removed the ratelimiter containers, network and images")
+	progress.Info("removed the ratelimiter containers, network and images")
 	c.target.Close()
 	c.cli.Close()
 	return nil
@@ -231,62 +230,71 @@ func (c *dockerCluster) RedisState(ctx context.Context) sdk.NodeState {
 	return sdk.Down
 }
 
-func (c *dockerCluster) PauseRedis(ctx context.Context) (string, error) {
+func (c *dockerCluster) PauseRedis(ctx context.Context) (string, string, error) {
 	c.mu.Lock()
-	id := c.redisID
+	id, addr := c.redisID, c.redisAddr
 	c.mu.Unlock()
 	if err := c.target.Pause(ctx, id); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return redisPausePrefix + "docker:" + id, nil
+	return redisPausePrefix + "docker:" + id, fmt.Sprintf("paused Redis at %s: docker pause %s", addr, c.redisName()), nil
 }
 
-func (c *dockerCluster) KillNode(ctx context.Context, id string) error {
+func (c *dockerCluster) KillNode(ctx context.Context, id string) (string, error) {
 	if _, err := nodeIndex(c.Nodes(), id); err != nil {
-		return err
+		return "", err
 	}
-	return c.target.Kill(ctx, c.containerName(id))
+	if err := c.target.Kill(ctx, c.containerName(id)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("killed %s: docker kill %s", id, c.containerName(id)), nil
 }
 
 // StartNode starts a killed node container again; its published port may
 // change, so the new one is read back.
-func (c *dockerCluster) StartNode(ctx context.Context, id string) error {
+func (c *dockerCluster) StartNode(ctx context.Context, id string) (string, error) {
 	i, err := nodeIndex(c.Nodes(), id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := c.target.Start(ctx, c.containerName(id)); err != nil {
-		return err
+		return "", err
 	}
 	nc, err := c.target.WaitState(ctx, c.containerName(id), func(nc docker.Container) bool {
 		return nc.Running && nc.HostPorts[fmt.Sprintf("%d/tcp", nodePort)] != ""
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	addr := nc.HostPorts[fmt.Sprintf("%d/tcp", nodePort)]
 	c.mu.Lock()
 	c.refs[i].Addr = addr
 	c.mu.Unlock()
-	return process.WaitReady(ctx, nil, 20*time.Second, httpProbe("http://"+addr+"/health"))
+	if err := process.WaitReady(ctx, nil, 20*time.Second, httpProbe("http://"+addr+"/health")); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("started %s again (container %s, now on %s)", id, nc.Name, addr), nil
 }
 
 // unpauseDockerRedis reverts "redis-pause:docker:<id>": it unpauses that
 // container only if it carries this subject's label.
-func unpauseDockerRedis(ctx context.Context, id string) error {
+func unpauseDockerRedis(ctx context.Context, id string) (string, error) {
 	target, err := docker.New(dockerScope)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer target.Close()
-	if err := target.Unpause(ctx, id); err != nil {
-		if errors.Is(err, docker.ErrOutOfScope) {
-			return err
-		}
-		if strings.Contains(err.Error(), "no such container") {
-			return nil // removed since: nothing left paused
-		}
-		return err
+	rc, err := target.Inspect(ctx, id)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no such container"):
+		return "the Redis container is gone: nothing left paused", nil
+	case err != nil:
+		return "", err
+	case !rc.Paused:
+		return fmt.Sprintf("Redis container %s was not paused", rc.Name), nil
 	}
-	return nil
+	if err := target.Unpause(ctx, rc.ID); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("docker unpause %s", rc.Name), nil
 }

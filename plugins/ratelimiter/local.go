@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,7 +72,7 @@ func (c *localCluster) Start(ctx context.Context, progress sdk.Progress) error {
 	if err := process.WaitReady(ctx, c.redis, 10*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
 		return fmt.Errorf("%s on %s: %w (log: %s)", spec.Name, c.redisAddr, err, spec.LogPath)
 	}
-	progress(fmt.Sprintf("%s answering on %s (pid %d)", spec.Name, c.redisAddr, c.redis.Pid()))
+	progress.Info(fmt.Sprintf("%s answering on %s (pid %d)", spec.Name, c.redisAddr, c.redis.Pid()))
 
 	for i := 1; i <= c.nodeCount; i++ {
 		port, err := c.port(i)
@@ -91,7 +92,7 @@ func (c *localCluster) Start(ctx context.Context, progress sdk.Progress) error {
 		if err := c.startNode(ctx, i-1); err != nil {
 			return err
 		}
-		progress(fmt.Sprintf("%s serving on %s (pid %d)", id, addr, p.Pid()))
+		progress.Info(fmt.Sprintf("%s serving on %s (pid %d)", id, addr, p.Pid()))
 	}
 	return nil
 }
@@ -124,12 +125,12 @@ func (c *localCluster) Stop(_ context.Context, progress sdk.Progress) error {
 	for _, p := range nodes {
 		if p.State() == process.Running || p.State() == process.Stopped {
 			errs = append(errs, p.Stop(2*time.Second))
-			progress(p.Name() + " stopped")
+			progress.Info(p.Name() + " stopped")
 		}
 	}
 	if r != nil && (r.State() == process.Running || r.State() == process.Stopped) {
 		errs = append(errs, r.Stop(2*time.Second)) // Stop sends SIGCONT first: a paused Redis ends too
-		progress(r.Name() + " stopped")
+		progress.Info(r.Name() + " stopped")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -163,14 +164,15 @@ func (c *localCluster) RedisState(context.Context) sdk.NodeState {
 	return sdk.Down
 }
 
-func (c *localCluster) PauseRedis(context.Context) (string, error) {
+func (c *localCluster) PauseRedis(context.Context) (string, string, error) {
 	if c.redis == nil {
-		return "", errors.New("pause redis: the cluster is not set up")
+		return "", "", errors.New("pause redis: the cluster is not set up")
 	}
 	if err := c.redis.Pause(); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return redisPausePrefix + "local:" + c.redis.Identity().String(), nil
+	id := c.redis.Identity()
+	return redisPausePrefix + "local:" + id.String(), fmt.Sprintf("paused Redis at %s: SIGSTOP %s pid %d", c.redisAddr, commOf(id.Pid), id.Pid), nil
 }
 
 // node returns node id's process and index.
@@ -184,40 +186,58 @@ func (c *localCluster) node(id string) (*process.Process, int, error) {
 	return c.nodes[i], i, nil
 }
 
-func (c *localCluster) KillNode(_ context.Context, id string) error {
+func (c *localCluster) KillNode(_ context.Context, id string) (string, error) {
 	p, _, err := c.node(id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if p.State() != process.Running && p.State() != process.Stopped {
-		return fmt.Errorf("kill %s: it is not running", id)
+		return "", fmt.Errorf("kill %s: it is not running", id)
 	}
-	return p.Kill()
+	pid := p.Pid()
+	if err := p.Kill(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("killed %s: SIGKILL pid %d", id, pid), nil
 }
 
-func (c *localCluster) StartNode(ctx context.Context, id string) error {
+func (c *localCluster) StartNode(ctx context.Context, id string) (string, error) {
 	p, i, err := c.node(id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if p.State() == process.Running {
-		return nil // already back
+		return fmt.Sprintf("%s was running already (pid %d)", id, p.Pid()), nil
 	}
-	return c.startNode(ctx, i)
+	if err := c.startNode(ctx, i); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("started %s again (pid %d)", id, p.Pid()), nil
 }
 
 // resumeLocalRedis reverts "redis-pause:local:pid=…,start=…" — only for
 // that very process (the start time guards against a reused pid).
-func resumeLocalRedis(rest string) error {
+func resumeLocalRedis(rest string) (string, error) {
 	id, err := process.ParseIdentity(rest)
 	if err != nil {
-		return err
+		return "", err
 	}
+	name := commOf(id.Pid)
 	if err := id.Signal(syscall.SIGCONT); err != nil {
 		if errors.Is(err, process.ErrGone) {
-			return nil // nothing left paused
+			return fmt.Sprintf("Redis pid %d is gone: nothing left paused", id.Pid), nil
 		}
-		return fmt.Errorf("resume redis: %w", err)
+		return "", fmt.Errorf("resume redis: %w", err)
 	}
-	return nil
+	return fmt.Sprintf("SIGCONT %s pid %d", name, id.Pid), nil
+}
+
+// commOf is the kernel's name for a process ("redis-server"), or "Redis"
+// when it cannot be read.
+func commOf(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if name := strings.TrimSpace(string(b)); err == nil && name != "" {
+		return name
+	}
+	return "Redis"
 }

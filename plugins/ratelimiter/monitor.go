@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,13 +25,16 @@ const (
 
 // Monitor timing. The probes run in the background so a health snapshot
 // never waits on a frozen Redis; grace periods keep one slow answer from
-// raising a violation.
+// raising a violation. Redis, which every check depends on, is probed
+// every 50ms: an outage is then noticed at most 50ms after it starts, and
+// redis_unreachable raised redisGrace after that.
 const (
-	probeInterval = 200 * time.Millisecond
-	redisTimeout  = 150 * time.Millisecond
-	nodeTimeout   = 300 * time.Millisecond
-	redisGrace    = 300 * time.Millisecond
-	nodeGrace     = 500 * time.Millisecond
+	probeInterval      = 200 * time.Millisecond
+	redisProbeInterval = 50 * time.Millisecond
+	redisTimeout       = 150 * time.Millisecond
+	nodeTimeout        = 300 * time.Millisecond
+	redisGrace         = 300 * time.Millisecond
+	nodeGrace          = 500 * time.Millisecond
 	// auditHold keeps an audit violation (over_limit, counter_drift,
 	// ghost_allowing) raised until it has been absent this long, so a
 	// figure hovering at its threshold does not flap.
@@ -99,7 +103,8 @@ type onset struct {
 }
 
 // monitor probes the cluster in the background and turns what it sees into
-// health snapshots.
+// health snapshots. Whenever its view changes (a node state, a violation
+// raised or cleared) it calls changed, so the host hears of it at once.
 type monitor struct {
 	cl       cluster
 	http     *client
@@ -108,6 +113,7 @@ type monitor struct {
 	defLimit int
 	defWin   time.Duration
 	span     time.Duration
+	changed  func()
 
 	mu         sync.Mutex
 	redisOK    bool
@@ -120,11 +126,14 @@ type monitor struct {
 	active     map[string]time.Time // violation key -> since
 	held       map[string]heldViolation
 	peaks      peaks
+	lastView   string      // signature of the view last reported as changed
+	recheckAt  *time.Timer // judges again when a grace period or hold ends
+	stopped    bool
 }
 
 // heldViolation is the last sighting of an audit violation.
 type heldViolation struct {
-	v    *sdk.Violation
+	v    sdk.Violation
 	seen time.Time
 }
 
@@ -135,9 +144,14 @@ type nodeStatus struct {
 	downSince time.Time
 }
 
-func newMonitor(cl cluster, c *client, stats *trafficStats, defLimit int, defWin, span time.Duration) *monitor {
+// newMonitor returns a monitor of cl; changed (nil: nobody listens) is
+// called, never under the monitor's lock, whenever its view changes.
+func newMonitor(cl cluster, c *client, stats *trafficStats, defLimit int, defWin, span time.Duration, changed func()) *monitor {
+	if changed == nil {
+		changed = func() {}
+	}
 	return &monitor{
-		cl: cl, http: c, stats: stats, defLimit: defLimit, defWin: defWin, span: span,
+		cl: cl, http: c, stats: stats, defLimit: defLimit, defWin: defWin, span: span, changed: changed,
 		rdb:        limiter.NewRedisClient(cl.RedisAddr(), redisTimeout),
 		nodeStatus: map[string]*nodeStatus{},
 		keys:       map[string]keyAudit{},
@@ -147,15 +161,21 @@ func newMonitor(cl cluster, c *client, stats *trafficStats, defLimit int, defWin
 	}
 }
 
-// run probes until ctx ends.
+// run probes until ctx ends, judging the view after every probe.
 func (m *monitor) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){m.probeRedis, m.probeNodes, m.audit} {
+	for _, p := range []struct {
+		probe func(context.Context)
+		every time.Duration
+	}{{m.probeRedis, redisProbeInterval}, {m.probeNodes, probeInterval}, {m.audit, probeInterval}} {
 		wg.Go(func() {
-			t := time.NewTicker(probeInterval)
+			t := time.NewTicker(p.every)
 			defer t.Stop()
 			for {
-				loop(ctx)
+				p.probe(ctx)
+				if ctx.Err() == nil {
+					m.recheck()
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -165,6 +185,12 @@ func (m *monitor) run(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	m.mu.Lock()
+	m.stopped = true
+	if m.recheckAt != nil {
+		m.recheckAt.Stop()
+	}
+	m.mu.Unlock()
 	m.rdb.Close()
 }
 
@@ -387,60 +413,84 @@ func maxInWindow(sorted []int64, window int64) int {
 	return best
 }
 
-// snapshot builds the health snapshot from the latest probes.
-func (m *monitor) snapshot(ctx context.Context) *sdk.HealthSnapshot {
-	redisState := m.cl.RedisState(ctx)
-	ops, p99 := m.stats.rate()
-	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	snap := &sdk.HealthSnapshot{TakenAt: sdk.Time(now)}
-	var found []*sdk.Violation
+// view is what the monitor concludes from its latest probes.
+type view struct {
+	nodes                      []sdk.Node // Redis first; Redis is UP or DOWN here (snapshot tells PAUSED)
+	violations                 []sdk.Violation
+	counters                   []sdk.Counter
+	up                         int // limiter nodes answering
+	overAdmitted, drift, ghost int
+	// next is when the view may change with no new probe: a grace period
+	// or an audit hold ends (zero: no such moment).
+	next time.Time
+}
+
+// signature names the node states and violations of v: it differs exactly
+// when the host should hear of a change.
+func (v view) signature() string {
+	var parts []string
+	for _, n := range v.nodes {
+		parts = append(parts, n.ID+"="+n.State.String())
+	}
+	for _, x := range v.violations {
+		parts = append(parts, x.Invariant+"/"+x.Target)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// judge builds the view at now from the latest probes; m.mu is held. It
+// also keeps the audit holds, first-seen times and onsets.
+func (m *monitor) judge(now time.Time) view {
+	var v view
+	soon := func(t time.Time) {
+		if t.After(now) && (v.next.IsZero() || t.Before(v.next)) {
+			v.next = t
+		}
+	}
+	var found []sdk.Violation
 	raise := func(inv, target string, sev sdk.Severity, msg string, since time.Time) {
-		found = append(found, &sdk.Violation{Invariant: inv, Severity: sev, Target: target, Message: msg, Since: sdk.Time(since)})
+		found = append(found, sdk.Violation{Invariant: inv, Severity: sev, Target: target, Message: msg, Since: since})
 	}
 
 	// Redis.
-	rs := &sdk.Node{Id: "redis", Name: "redis", Role: "redis", Address: m.cl.RedisAddr(), State: sdk.Up,
+	rs := sdk.Node{ID: "redis", Name: "redis", Role: "redis", Address: m.cl.RedisAddr(), State: sdk.Up,
 		Detail: fmt.Sprintf("PING %.2fms", ms(m.redisRTT))}
 	if !m.redisOK {
 		rs.State = sdk.Down
-		if redisState == sdk.Paused {
-			rs.State = sdk.Paused
-		}
 		rs.Detail = "no answer: " + shortErr(fmt.Errorf("%s", m.redisErr))
 		if out := now.Sub(m.redisSince); out >= redisGrace {
 			raise(invRedisUnreachable, "redis", sdk.Critical,
 				fmt.Sprintf("Redis has not answered PING for %.1fs", out.Seconds()), m.redisSince)
 		}
+		soon(m.redisSince.Add(redisGrace))
 	}
-	snap.Nodes = append(snap.Nodes, rs)
+	v.nodes = append(v.nodes, rs)
 
 	// Nodes.
-	up := 0
 	for _, n := range m.cl.Nodes() {
-		node := &sdk.Node{Id: n.ID, Name: n.ID, Role: "limiter", Address: n.Addr, State: sdk.Unknown}
+		node := sdk.Node{ID: n.ID, Name: n.ID, Role: "limiter", Address: n.Addr, State: sdk.Unknown}
 		if st := m.nodeStatus[n.ID]; st != nil {
 			node.Detail = st.detail
 			switch {
 			case st.up && st.redisErr:
 				node.State = sdk.Degraded
-				up++
+				v.up++
 			case st.up:
 				node.State = sdk.Up
-				up++
+				v.up++
 			default:
 				node.State = sdk.Down
 				if out := now.Sub(st.downSince); out >= nodeGrace {
 					raise(invNodeDown, n.ID, sdk.Critical, fmt.Sprintf("%s has not answered for %.1fs", n.ID, out.Seconds()), st.downSince)
 				}
+				soon(st.downSince.Add(nodeGrace))
 			}
 		}
-		snap.Nodes = append(snap.Nodes, node)
+		v.nodes = append(v.nodes, node)
 	}
 
 	// Keys.
-	var overAdmitted, drift, ghost int
 	keys := make([]string, 0, len(m.keys))
 	for k := range m.keys {
 		keys = append(keys, k)
@@ -448,28 +498,28 @@ func (m *monitor) snapshot(ctx context.Context) *sdk.HealthSnapshot {
 	sort.Strings(keys)
 	for _, k := range keys {
 		a := m.keys[k]
-		snap.Counters = append(snap.Counters, &sdk.Counter{Key: k, Count: int64(a.InWindow), Limit: int64(a.Limit)})
+		v.counters = append(v.counters, sdk.Counter{Key: k, Count: int64(a.InWindow), Limit: int64(a.Limit)})
 		win := time.Duration(a.WindowUS) * time.Microsecond
 		if a.Limit > 0 && a.MaxWindow > a.Limit {
-			overAdmitted = max(overAdmitted, a.MaxWindow-a.Limit)
+			v.overAdmitted = max(v.overAdmitted, a.MaxWindow-a.Limit)
 			raise(invOverLimit, k, sdk.Critical, fmt.Sprintf("%s: %d admitted in one %s window, limit %d", k, a.MaxWindow, win, a.Limit), now)
 		}
 		if a.DriftKnown && a.Drift > driftThreshold(a.Limit) {
-			drift = max(drift, a.Drift)
+			v.drift = max(v.drift, a.Drift)
 			raise(invCounterDrift, k, sdk.Warning, fmt.Sprintf("%s: nodes admitted %d more than Redis recorded over the last %s", k, a.Drift, m.span), now)
 		}
 		if a.Ghost > 0 {
-			ghost += a.Ghost
+			v.ghost += a.Ghost
 			raise(invGhostAllowing, k, sdk.Critical, fmt.Sprintf("%s: %d admitted after its limit was set to 0 (stale limit caches)", k, a.Ghost), now)
 		}
 	}
 
 	// Hold audit violations briefly after they were last seen.
 	seen := map[string]bool{}
-	for _, v := range found {
-		seen[v.Invariant+"/"+v.Target] = true
-		if isAudit(v.Invariant) {
-			m.held[v.Invariant+"/"+v.Target] = heldViolation{v: v, seen: now}
+	for _, x := range found {
+		seen[x.Invariant+"/"+x.Target] = true
+		if isAudit(x.Invariant) {
+			m.held[x.Invariant+"/"+x.Target] = heldViolation{v: x, seen: now}
 		}
 	}
 	for id, h := range m.held {
@@ -477,6 +527,7 @@ func (m *monitor) snapshot(ctx context.Context) *sdk.HealthSnapshot {
 		case seen[id]:
 		case now.Sub(h.seen) < auditHold:
 			found = append(found, h.v)
+			soon(h.seen.Add(auditHold))
 		default:
 			delete(m.held, id)
 		}
@@ -484,40 +535,86 @@ func (m *monitor) snapshot(ctx context.Context) *sdk.HealthSnapshot {
 
 	// Keep each violation's first-seen time while it lasts.
 	seen = map[string]bool{}
-	for _, v := range found {
-		id := v.Invariant + "/" + v.Target
+	for i := range found {
+		x := &found[i]
+		id := x.Invariant + "/" + x.Target
 		seen[id] = true
 		if since, ok := m.active[id]; ok {
-			if isAudit(v.Invariant) {
-				v.Since = sdk.Time(since)
+			if isAudit(x.Invariant) {
+				x.Since = since
 			}
 			continue
 		}
-		m.active[id] = v.Since.AsTime()
-		m.peaks.Onsets = append(m.peaks.Onsets, onset{Invariant: v.Invariant, Target: v.Target, At: now})
+		m.active[id] = x.Since
+		m.peaks.Onsets = append(m.peaks.Onsets, onset{Invariant: x.Invariant, Target: x.Target, At: now})
 	}
 	for id := range m.active {
 		if !seen[id] {
 			delete(m.active, id)
 		}
 	}
-	snap.Violations = found
+	v.violations = found
+	return v
+}
 
+// recheck judges the view now and calls changed when it differs from the
+// last one reported; it arranges to judge again when the view may change
+// on its own (a grace period or an audit hold ends).
+func (m *monitor) recheck() {
+	now := time.Now()
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return
+	}
+	v := m.judge(now)
+	sig := v.signature()
+	changed := sig != m.lastView
+	m.lastView = sig
+	if m.recheckAt != nil {
+		m.recheckAt.Stop()
+		m.recheckAt = nil
+	}
+	if !v.next.IsZero() {
+		m.recheckAt = time.AfterFunc(v.next.Sub(now), m.recheck)
+	}
+	m.mu.Unlock()
+	if changed {
+		m.changed()
+	}
+}
+
+// snapshot builds the health snapshot from the latest probes.
+func (m *monitor) snapshot(ctx context.Context) sdk.HealthSnapshot {
+	redisState := m.cl.RedisState(ctx)
+	ops, p99 := m.stats.rate()
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.judge(now)
+	if v.nodes[0].State == sdk.Down && redisState == sdk.Paused {
+		v.nodes[0].State = sdk.Paused
+	}
 	m.peaks.P99 = max(m.peaks.P99, p99)
 	m.peaks.DecisionsTotal = m.stats.allowed.Load() + m.stats.denied.Load()
-	snap.Metrics = []*sdk.Metric{
-		{Name: "ops_per_s", Value: ops, Unit: "req/s"},
-		{Name: "allowed", Value: float64(m.stats.allowed.Load()), Unit: "req"},
-		{Name: "denied", Value: float64(m.stats.denied.Load()), Unit: "req"},
-		{Name: "p99_ms", Value: ms(p99), Unit: "ms"},
-		{Name: "redis_rtt_ms", Value: ms(m.redisRTT), Unit: "ms"},
-		{Name: "nodes_up", Value: float64(up), Unit: "nodes"},
-		{Name: "over_admitted", Value: float64(overAdmitted), Unit: "req"},
-		{Name: "counter_drift", Value: float64(drift), Unit: "req"},
-		{Name: "ghost_admits", Value: float64(ghost), Unit: "req"},
-		{Name: "fail_open_admits", Value: float64(m.failOpen), Unit: "req"},
+	return sdk.HealthSnapshot{
+		TakenAt:    now,
+		Nodes:      v.nodes,
+		Counters:   v.counters,
+		Violations: v.violations,
+		Metrics: []sdk.Metric{
+			{Name: "ops_per_s", Value: ops, Unit: "req/s", Kind: sdk.MetricRate},
+			{Name: "allowed", Value: float64(m.stats.allowed.Load()), Unit: "req", Kind: sdk.MetricCounter},
+			{Name: "denied", Value: float64(m.stats.denied.Load()), Unit: "req", Kind: sdk.MetricCounter},
+			{Name: "p99_ms", Value: ms(p99), Unit: "ms", Kind: sdk.MetricGauge},
+			{Name: "redis_rtt_ms", Value: ms(m.redisRTT), Unit: "ms", Kind: sdk.MetricGauge},
+			{Name: "nodes_up", Value: float64(v.up), Unit: "nodes", Kind: sdk.MetricGauge},
+			{Name: "over_admitted", Value: float64(v.overAdmitted), Unit: "req", Kind: sdk.MetricGauge},
+			{Name: "counter_drift", Value: float64(v.drift), Unit: "req", Kind: sdk.MetricGauge},
+			{Name: "ghost_admits", Value: float64(v.ghost), Unit: "req", Kind: sdk.MetricGauge},
+			{Name: "fail_open_admits", Value: float64(m.failOpen), Unit: "req", Kind: sdk.MetricCounter},
+		},
 	}
-	return snap
 }
 
 // report returns the peaks so far.

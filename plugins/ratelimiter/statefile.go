@@ -120,7 +120,7 @@ func stopLeftovers(record string, progress sdk.Progress) error {
 		if wasPaused {
 			msg += "; it was still paused"
 		}
-		progress(msg)
+		progress.Warning(msg)
 	}
 	return nil
 }

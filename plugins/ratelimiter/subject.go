@@ -29,14 +29,14 @@ type Subject struct {
 	owner process.Identity
 
 	mu        sync.Mutex
-	opts      sdk.Options
+	opts      sdk.Options // from Configure, which always comes first
 	cl        cluster
 	http      *client
 	stats     *trafficStats
 	mon       *monitor
 	stopBg    context.CancelFunc
 	bg        sync.WaitGroup
-	bursts    map[string]context.CancelFunc
+	bursts    map[string]*burstRun // handle -> running or finished burst
 	burstSeq  int
 	lastBurst *burstResult
 	injected  []injection
@@ -44,7 +44,7 @@ type Subject struct {
 
 // injection is a fault this plugin injected, for the summary.
 type injection struct {
-	Type   sdk.ChaosType
+	Kind   string
 	Target string
 	At     time.Time
 }
@@ -52,18 +52,27 @@ type injection struct {
 // New returns the subject, with the plugin's own executable as node binary.
 func New() *Subject {
 	exe, _ := os.Executable()
-	return &Subject{NodeBinary: exe, StateDir: defaultStateDir(), owner: self(), bursts: map[string]context.CancelFunc{}}
+	return &Subject{NodeBinary: exe, StateDir: defaultStateDir(), owner: self(), bursts: map[string]*burstRun{}}
 }
 
 // Describe is static: it works with no cluster.
-func (s *Subject) Describe(context.Context) (*sdk.Description, error) {
-	return &sdk.Description{
+func (s *Subject) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
 		Name:    "ratelimiter",
 		Version: Version,
 		Description: "A Redis-backed distributed rate limiter (sliding window, one Lua script on Redis time) " +
 			"under a real Redis pause, node kill and traffic bursts.",
-		ChaosTypes: []sdk.ChaosType{sdk.RedisPause, sdk.ContainerKill, sdk.BurstTraffic},
-		Options: []*sdk.OptionSpec{
+		Faults: []sdk.FaultKind{
+			{Kind: sdk.RedisPause, Description: "freeze Redis (SIGSTOP, or docker pause); revert resumes it",
+				Target: `"redis", or empty`},
+			{Kind: sdk.ContainerKill, Description: "SIGKILL a limiter node (its process, or docker kill); revert starts it again",
+				Target: "a node id (node-1, node-2, …); empty for the last node"},
+			{Kind: sdk.BurstTraffic, Description: "one tenant fires many checks at once across every node; revert stops what is left of it",
+				Target: "a tenant key (tenant:blocked); empty for tenant:hot",
+				Params: []sdk.Option{{Name: "multiplier", Type: sdk.Float, Default: "3",
+					Help: "checks sent, as a multiple of the tenant's limit (0.1-1000)"}}},
+		},
+		Options: []sdk.Option{
 			{Name: "nodes", Type: sdk.Int, Default: "3", Help: "limiter nodes (2-9)"},
 			{Name: "limit", Type: sdk.Int, Default: "20", Help: "requests admitted per key per window"},
 			{Name: "window", Type: sdk.Duration, Default: "2s", Help: "sliding window length"},
@@ -82,7 +91,8 @@ func (s *Subject) Describe(context.Context) (*sdk.Description, error) {
 }
 
 // Configure checks the options' ranges.
-func (s *Subject) Configure(_ context.Context, opts sdk.Options) error {
+func (s *Subject) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	opts := req.Options
 	switch {
 	case opts.Int("nodes") < 2 || opts.Int("nodes") > 9:
 		return fmt.Errorf("option nodes=%d: want 2 to 9 (a node is killed while the others carry traffic)", opts.Int("nodes"))
@@ -126,13 +136,10 @@ func (s *Subject) redisBinary(opts sdk.Options) (string, error) {
 	return "", fmt.Errorf("option redis_binary=%q: not found; install Redis (apt-get install redis-server) or set redis_binary=embedded", name)
 }
 
+// options are the options Configure kept.
 func (s *Subject) options() sdk.Options {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opts == nil {
-		d, _ := s.Describe(context.Background())
-		s.opts, _ = sdk.ResolveOptions(d.Options, nil)
-	}
 	return s.opts
 }
 
@@ -150,9 +157,11 @@ func (s *Subject) settings(opts sdk.Options) nodeSettings {
 }
 
 // Setup stops leftovers of a crashed run, starts Redis and the nodes, then
-// the background traffic and the monitor.
-func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
-	if err := s.Teardown(ctx, progress); err != nil { // a second Setup starts afresh
+// the background traffic and the monitor, which calls HealthChanged
+// whenever what it sees changes.
+func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
+	progress := req.Progress
+	if err := s.Teardown(ctx, sdk.TeardownRequest{Progress: progress}); err != nil { // a second Setup starts afresh
 		return err
 	}
 	opts := s.options()
@@ -160,7 +169,7 @@ func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
 	if err != nil {
 		return err
 	}
-	progress(fmt.Sprintf("starting Redis and %d limiter nodes as %s", opts.Int("nodes"), cl.Kind()))
+	progress.Info(fmt.Sprintf("starting Redis and %d limiter nodes as %s", opts.Int("nodes"), cl.Kind()))
 	s.mu.Lock()
 	s.cl = cl
 	s.mu.Unlock()
@@ -170,14 +179,14 @@ func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
 	}
 	c := newClient()
 	stats := &trafficStats{}
-	mon := newMonitor(cl, c, stats, opts.Int("limit"), opts.Duration("window"), auditSpan(opts.Duration("window")))
+	mon := newMonitor(cl, c, stats, opts.Int("limit"), opts.Duration("window"), auditSpan(opts.Duration("window")), req.HealthChanged)
 	bgCtx, stop := context.WithCancel(context.Background())
 	s.mu.Lock()
 	s.http, s.stats, s.mon, s.stopBg = c, stats, mon, stop
 	s.mu.Unlock()
 	s.bg.Go(func() { mon.run(bgCtx) })
 	s.bg.Go(func() { workload(bgCtx, c, cl.Nodes, opts.Int("traffic"), stats) })
-	progress(fmt.Sprintf("steady traffic: %d requests/s over %d tenants; limit %d per %s; fail policy %s",
+	progress.Info(fmt.Sprintf("steady traffic: %d requests/s over %d tenants; limit %d per %s; fail policy %s",
 		opts.Int("traffic"), len(workloadKeys), opts.Int("limit"), opts.Duration("window"), opts.String("fail_policy")))
 	return nil
 }
@@ -196,7 +205,7 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 			return nil, err
 		}
 		if bin == "" {
-			progress("redis-server not found: using the embedded Redis-compatible server (miniredis) in a child process; " +
+			progress.Warning("redis-server not found: using the embedded Redis-compatible server (miniredis) in a child process; " +
 				"for the real thing install Redis (apt-get install redis-server) or set redis_binary=/path/to/redis-server")
 		}
 		return &localCluster{
@@ -209,11 +218,12 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 // Teardown stops bursts, traffic and monitor, then the cluster. A plugin
 // that never set up (a fresh process the host started after a crash)
 // removes what plugin processes that are gone left behind instead.
-func (s *Subject) Teardown(ctx context.Context, progress sdk.Progress) error {
+func (s *Subject) Teardown(ctx context.Context, req sdk.TeardownRequest) error {
+	progress := req.Progress
 	s.mu.Lock()
 	cl, stop := s.cl, s.stopBg
-	for _, cancel := range s.bursts {
-		cancel()
+	for _, b := range s.bursts {
+		b.cancel()
 	}
 	s.mu.Unlock()
 	if stop != nil {
@@ -242,23 +252,23 @@ func (s *Subject) removeLeftovers(ctx context.Context, progress sdk.Progress) er
 }
 
 // Health is the monitor's latest view.
-func (s *Subject) Health(ctx context.Context) (*sdk.HealthSnapshot, error) {
+func (s *Subject) Health(ctx context.Context) (sdk.HealthSnapshot, error) {
 	s.mu.Lock()
 	mon := s.mon
 	s.mu.Unlock()
 	if mon == nil {
-		return nil, errors.New("the cluster is not set up")
+		return sdk.HealthSnapshot{}, errors.New("the cluster is not set up")
 	}
 	return mon.snapshot(ctx), nil
 }
 
-// running returns the parts a chapter action or chaos needs, or an error
-// when Setup has not run.
+// running returns the parts a chapter action or chaos needs, or a fatal
+// error when Setup has not run: without a cluster there is no demo.
 func (s *Subject) running() (cluster, *client, *monitor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cl == nil || s.mon == nil {
-		return nil, nil, nil, errors.New("the cluster is not set up")
+		return nil, nil, nil, sdk.Fatal(errors.New("the cluster is not set up"))
 	}
 	return s.cl, s.http, s.mon, nil
 }

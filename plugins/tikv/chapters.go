@@ -9,90 +9,84 @@ import (
 	"github.com/demohost/demohost/sdk"
 )
 
-// Chapters with an on-enter action.
-const (
-	chapterLoad      = 2
-	chapterAftermath = 5
-)
-
-// Chapters is the eight-chapter store-loss demo.
-func (s *Subject) Chapters(context.Context) ([]*sdk.Chapter, error) {
+// Chapters is the eight-chapter store-loss demo; the load and aftermath
+// chapters carry their actions.
+func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 	opts, _ := s.options()
 	countdown := opts.Duration("countdown")
 	settle := opts.Duration("pd_wait") + 30*time.Second
-	return []*sdk.Chapter{
+	return []sdk.Chapter{
 		{
+			ID:    "welcome",
 			Title: "Welcome",
 			Narration: "A *TiKV* cluster: one PD (placement driver, the brain) and three stores holding " +
 				"the data in Raft groups of three replicas. We will [red]kill[/] a store and watch who notices, and when.",
 			KeyHint: "space: continue",
 		},
 		{
+			ID:    "health",
 			Title: "Cluster health",
 			Narration: "Each store appears twice: as _PD_ sees it (heartbeats, state_name, leaders, regions) and as " +
 				"a direct probe of its status port sees it. All [green]Up[/] in both views.",
-			Expectations: []*sdk.Expectation{
-				sdk.ExpectAllNodes(sdk.Up, 30*time.Second),
-				sdk.ExpectNoViolation(StoreDown, 30*time.Second),
+			Expectations: []sdk.Expectation{
+				sdk.Eventually(sdk.AllNodes(sdk.Up), 30*time.Second),
+				sdk.Eventually(sdk.NoViolation(StoreDown), 30*time.Second),
 			},
 		},
 		{
+			ID:    "load",
 			Title: "Load",
 			Narration: "A raw-KV workload (go-ycsb, workload a) reads and writes through the stores. " +
 				"Watch *store_requests* climb: every store serves part of it.",
-			HasAction: true, AutoAdvance: true, BlocksAdvance: true,
-			Expectations: []*sdk.Expectation{sdk.ExpectMetricAbove("store_requests", 0, 30*time.Second)},
+			Action:      s.startLoad,
+			AutoAdvance: true, BlocksAdvance: true,
+			Expectations: []sdk.Expectation{sdk.Eventually(sdk.MetricAbove("store_requests", 0), 30*time.Second)},
 		},
 		{
+			ID:    "kill",
 			Title: "Fault injection",
 			Narration: "In a few seconds one store container gets [red]SIGKILL[/] through the Docker API: no " +
 				"graceful shutdown, no goodbye to PD. (A plain `docker stop` would let it shut down cleanly for up to 20s.)",
-			KeyHint:        "space: continue once the store is dead",
-			BlocksAdvance:  true,
-			Chaos:          &sdk.ChaosConfig{Name: "kill a store", Type: sdk.ContainerKill, Target: opts.String("target_store"), Description: "SIGKILL one TiKV store container"},
-			ChaosCountdown: sdk.Dur(countdown),
+			KeyHint:       "space: continue once the store is dead",
+			BlocksAdvance: true,
+			Fault:         &sdk.Fault{Kind: sdk.ContainerKill, Name: "kill a store", Target: opts.String("target_store"), Description: "SIGKILL one TiKV store container"},
+			Countdown:     countdown,
+			Expectations:  []sdk.Expectation{sdk.Before(sdk.NoViolation(StoreDown), 30*time.Second)},
 		},
 		{
+			ID:    "detection",
 			Title: "Detection",
 			Narration: "The direct probe says [red]DOWN[/] within a second. PD still says *Up*: it marks a store " +
 				"Disconnected only after 20s without a heartbeat, and Down after max-store-down-time (30 min). " +
 				"That gap is what your alerts see.",
-			Expectations: []*sdk.Expectation{sdk.ExpectViolation(StoreDown, 15*time.Second)},
+			Expectations: []sdk.Expectation{sdk.Eventually(sdk.ViolationPresent(StoreDown), 15*time.Second)},
 		},
 		{
+			ID:    "aftermath",
 			Title: "What the cluster does",
 			Narration: "The surviving replicas elect new leaders for the regions the dead store led: a Raft " +
 				"election takes about 10-20s, during which clients of those regions stall, then succeed again. " +
 				"_Watching PD mark the store and the leaders move…_",
-			HasAction: true, AutoAdvance: true, BlocksAdvance: true,
+			Action:      s.watchAftermath,
+			AutoAdvance: true, BlocksAdvance: true,
 		},
 		{
+			ID:    "recovery",
 			Title: "Recovery",
 			Narration: "We start the store again. It rejoins, heartbeats PD, catches up its replicas; " +
 				"[green]store_down[/] clears. Leaders stay on the other stores for a while: PD rebalances them gradually.",
 			RevertChaos: true,
-			Expectations: []*sdk.Expectation{
-				sdk.ExpectNoViolation(StoreDown, settle),
-				sdk.ExpectAllNodes(sdk.Up, settle),
+			Expectations: []sdk.Expectation{
+				sdk.After(sdk.NoViolation(StoreDown), settle),
+				sdk.After(sdk.AllNodes(sdk.Up), settle),
 			},
 		},
 		{
+			ID:        "complete",
 			Title:     "Complete",
 			Narration: "A store died and came back; the direct probe saw it at once, PD on its own clock. Press *q* to quit.",
 		},
 	}, nil
-}
-
-// EnterChapter runs the load chapter (start the load, report the request
-// rate) and the aftermath chapter (watch PD mark the store and leaders move).
-func (s *Subject) EnterChapter(ctx context.Context, index int, status sdk.Progress) error {
-	switch index {
-	case chapterLoad:
-		return s.startLoad(ctx, status)
-	case chapterAftermath:
-		return s.watchAftermath(ctx, status)
-	}
-	return nil
 }
 
 // startLoad starts the load containers (role=load) in scope if stopped,
@@ -113,16 +107,16 @@ func (s *Subject) startLoad(ctx context.Context, status sdk.Progress) error {
 		}
 		found++
 		if c.Running && !c.Paused {
-			status(c.Name + " is sending requests")
+			status.Info(c.Name + " is sending requests")
 			continue
 		}
 		if err := tg.Start(ctx, c.ID); err != nil {
 			return fmt.Errorf("start load container %s: %w", c.Name, err)
 		}
-		status("started " + c.Name)
+		status.Info("started " + c.Name)
 	}
 	if found == 0 {
-		status(fmt.Sprintf("no load container (label %s=load) in scope; watching store traffic anyway", RoleLabel))
+		status.Warning(fmt.Sprintf("no load container (label %s=load) in scope; watching store traffic anyway", RoleLabel))
 	}
 	for i := 0; i < 4; i++ {
 		select {
@@ -136,7 +130,7 @@ func (s *Subject) startLoad(ctx context.Context, status sdk.Progress) error {
 		}
 		for _, m := range snap.Metrics {
 			if m.Name == "store_requests" {
-				status(fmt.Sprintf("stores serve %.0f req/s", m.Value))
+				status.Info(fmt.Sprintf("stores serve %.0f req/s", m.Value))
 			}
 		}
 	}
@@ -152,7 +146,7 @@ func (s *Subject) watchAftermath(ctx context.Context, status sdk.Progress) error
 	pdc := s.pd
 	s.mu.Unlock()
 	if k == nil {
-		status("no store was killed in this run; nothing to follow")
+		status.Warning("no store was killed in this run; nothing to follow")
 		return nil
 	}
 	if pdc == nil {
@@ -176,11 +170,11 @@ func (s *Subject) watchAftermath(ctx context.Context, status sdk.Progress) error
 				elapsed := s.now().Sub(k.at).Seconds()
 				if !marked && !st.Store.Up() {
 					marked = true
-					status(fmt.Sprintf("PD marked %s %s %.1fs after the kill", k.name, st.Store.StateName, elapsed))
+					status.Info(fmt.Sprintf("PD marked %s %s %.1fs after the kill", k.name, st.Store.StateName, elapsed))
 				}
 				if !moved && st.Status.LeaderCount == 0 {
 					moved = true
-					status(fmt.Sprintf("leaders of %s moved to the other stores (%d → 0) %.1fs after the kill", k.name, startLeaders, elapsed))
+					status.Info(fmt.Sprintf("leaders of %s moved to the other stores (%d → 0) %.1fs after the kill", k.name, startLeaders, elapsed))
 				}
 			}
 		}
@@ -191,7 +185,7 @@ func (s *Subject) watchAftermath(ctx context.Context, status sdk.Progress) error
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			status(fmt.Sprintf("after %s PD still has not marked %s (marked: %t, leaders moved: %t)", opts.Duration("pd_wait"), k.name, marked, moved))
+			status.Warning(fmt.Sprintf("after %s PD still has not marked %s (marked: %t, leaders moved: %t)", opts.Duration("pd_wait"), k.name, marked, moved))
 			return nil
 		case <-tick.C:
 		}

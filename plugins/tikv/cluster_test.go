@@ -12,45 +12,72 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demohost/demohost/plugins/tikv"
 	"github.com/demohost/demohost/plugins/tikv/fixture"
+	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/docker"
 )
 
+// The binaries are built once per test binary into one temporary
+// directory: the fixture executable, then, for the tests that run the whole
+// demo, the host and the plugin laid out as DIR/demohost and
+// DIR/tikv/demohost-tikv.
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
+	buildDir                = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "tikv-e2e-") })
+	fixtureBuilt, demoBuilt sync.Once
+	fixtureErr, demoErr     error
 )
 
-// binaries builds, once per test binary, the fixture executable, the host
-// (bin/demohost) and the plugin into a temporary directory laid out as
-// DIR/demohost and DIR/tikv/demohost-tikv.
-func binaries(tb testing.TB) string {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := buildDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// fixtureBinary builds the fixture executable and returns the directory.
+func fixtureBinary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "tikv-e2e-")
-		if buildErr != nil {
-			return
-		}
+	dir, err := buildDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fixtureBuilt.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if _, buildErr = fixture.BuildBinary(ctx, buildDir); buildErr != nil {
-			return
-		}
-		for out, pkg := range map[string]string{
-			filepath.Join(buildDir, "demohost"):              "github.com/demohost/demohost/cmd/demohost",
-			filepath.Join(buildDir, "tikv", "demohost-tikv"): "github.com/demohost/demohost/plugins/tikv/cmd/demohost-tikv",
+		_, fixtureErr = fixture.BuildBinary(ctx, dir)
+	})
+	if fixtureErr != nil {
+		tb.Fatalf("build: %v", fixtureErr)
+	}
+	return dir
+}
+
+// binaries builds the fixture, the host (the root module's cmd/demohost)
+// and the plugin, and returns the directory.
+func binaries(tb testing.TB) string {
+	tb.Helper()
+	dir := fixtureBinary(tb)
+	demoBuilt.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		for _, b := range []struct{ dir, out, pkg string }{
+			{"../..", filepath.Join(dir, "demohost"), "./cmd/demohost"},
+			{".", filepath.Join(dir, "tikv", "demohost-tikv"), "./cmd/demohost-tikv"},
 		} {
-			if b, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				buildErr = &buildError{pkg: pkg, out: string(b)}
+			build := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)
+			build.Dir = b.dir
+			if out, err := build.CombinedOutput(); err != nil {
+				demoErr = &buildError{pkg: b.pkg, out: string(out)}
 				return
 			}
 		}
 	})
-	if buildErr != nil {
-		tb.Fatalf("build: %v", buildErr)
+	if demoErr != nil {
+		tb.Fatalf("build: %v", demoErr)
 	}
-	return buildDir
+	return dir
 }
 
 type buildError struct{ pkg, out string }
@@ -68,17 +95,17 @@ func runID() string {
 // the test ends.
 func startFixture(tb testing.TB) *fixture.Cluster {
 	tb.Helper()
-	probe, err := docker.New(docker.Scope{"demohost.probe": "1"})
-	if err != nil {
-		tb.Skipf("no docker client: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := probe.Ping(ctx); err != nil {
-		tb.Skipf("no docker engine: %v", err)
+	probe, err := docker.New(docker.Scope{"demohost.probe": "1"})
+	if err == nil {
+		err = probe.Ping(ctx)
+		_ = probe.Close()
 	}
-	_ = probe.Close()
-	dir := binaries(tb)
+	if err != nil { // the fixture runs on the real engine: no engine, no test
+		tb.Fatalf("the fixture cluster needs the Docker engine (go test -short skips these tests): %v", err)
+	}
+	dir := fixtureBinary(tb)
 	run := runID()
 	c, err := fixture.StartCluster(ctx, filepath.Join(dir, "tikv-fixture"), fixture.ClusterConfig{Run: run})
 	if c != nil {
@@ -114,4 +141,27 @@ func assertGone(tb testing.TB, run string) {
 			tb.Errorf("docker %s: left behind: %s", strings.Join(args, " "), s)
 		}
 	}
+}
+
+// setUpAgainst configures a subject for the fixture cluster c (the
+// defaults, with c's PD and selector), sets it up with req and tears it
+// down when tb ends.
+func setUpAgainst(tb testing.TB, c *fixture.Cluster, req sdk.SetupRequest) *tikv.Subject {
+	tb.Helper()
+	s := tikv.New()
+	ctx := context.Background()
+	d, _ := s.Describe(ctx)
+	opts := sdk.Options{}
+	for _, o := range d.Options {
+		opts[o.Name] = o.Default
+	}
+	opts["pd"], opts["selector"] = c.PDAddr, c.Selector
+	if err := s.Configure(ctx, sdk.ConfigureRequest{Options: opts}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Setup(ctx, req); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Teardown(context.Background(), sdk.TeardownRequest{}) })
+	return s
 }

@@ -22,10 +22,12 @@ type report struct {
 		} `json:"expectations"`
 	} `json:"chapters"`
 	Chaos []struct {
-		Type       string     `json:"type"`
-		Target     string     `json:"target"`
-		InjectedAt time.Time  `json:"injected_at"`
-		RevertedAt *time.Time `json:"reverted_at"`
+		Type         string     `json:"type"`
+		Target       string     `json:"target"`
+		Detail       string     `json:"detail"`
+		RevertDetail string     `json:"revert_detail"`
+		InjectedAt   time.Time  `json:"injected_at"`
+		RevertedAt   *time.Time `json:"reverted_at"`
 	} `json:"chaos"`
 	ViolationsSeen []struct {
 		Invariant string    `json:"invariant"`
@@ -82,6 +84,9 @@ func TestHeadlessDemoAgainstFixtureCluster(t *testing.T) {
 	}
 	if len(r.Chaos) != 1 || r.Chaos[0].Type != "CONTAINER_KILL" || r.Chaos[0].RevertedAt == nil {
 		t.Fatalf("chaos = %+v; want one CONTAINER_KILL, reverted", r.Chaos)
+	}
+	if k := r.Chaos[0]; !strings.HasPrefix(k.Detail, "SIGKILL "+k.Target+" ") || k.RevertDetail != "started "+k.Target+" again through the Docker Engine API" {
+		t.Errorf("chaos lines %q / %q: want what was killed and that it was started again", k.Detail, k.RevertDetail)
 	}
 	var raised, cleared bool
 	for _, v := range r.Violations {

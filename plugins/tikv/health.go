@@ -50,7 +50,7 @@ func (s *Subject) readPD(ctx context.Context, c *pd.Client) pdView {
 }
 
 // Health combines PD's view, the prober's and each store's /metrics.
-func (s *Subject) Health(ctx context.Context) (*sdk.HealthSnapshot, error) {
+func (s *Subject) Health(ctx context.Context) (sdk.HealthSnapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	opts, _ := s.options()
@@ -100,14 +100,14 @@ func (s *Subject) Health(ctx context.Context) (*sdk.HealthSnapshot, error) {
 	}
 	scrapes := scrapeAll(ctx, prober, refs, probes)
 	now := s.now()
-	snap := &sdk.HealthSnapshot{TakenAt: sdk.Time(now)}
+	snap := &sdk.HealthSnapshot{TakenAt: now}
 	if v.storesErr != nil {
 		snap.Error = "PD: " + oneLine(v.storesErr)
 	}
 	s.pdNodes(snap, v, opts.String("pd"), now)
 	s.storeNodes(snap, refs, probes, scrapes, v.storesErr == nil, now)
 	regionViolation(snap, v, s.since(RegionHealth, now, v.regionsErr == nil && (v.missPeer.Count+v.downPer.Count) > 0))
-	return snap, nil
+	return *snap, nil
 }
 
 // since returns when the condition key was first seen true (now if just
@@ -134,7 +134,7 @@ func (s *Subject) pdNodes(snap *sdk.HealthSnapshot, v pdView, addr string, now t
 	var problems []string
 	switch {
 	case v.healthErr != nil:
-		snap.Nodes = append(snap.Nodes, &sdk.Node{Id: "pd", Name: "pd", Role: "pd", State: sdk.Down, Address: addr, Detail: "unreachable: " + oneLine(v.healthErr)})
+		snap.Nodes = append(snap.Nodes, sdk.Node{ID: "pd", Name: "pd", Role: "pd", State: sdk.Down, Address: addr, Detail: "unreachable: " + oneLine(v.healthErr)})
 		problems = append(problems, "PD at "+addr+" does not answer")
 	default:
 		for _, m := range v.health {
@@ -154,16 +154,16 @@ func (s *Subject) pdNodes(snap *sdk.HealthSnapshot, v pdView, addr string, now t
 					}
 				}
 			}
-			snap.Nodes = append(snap.Nodes, &sdk.Node{Id: "pd-" + m.Name, Name: m.Name, Role: role, State: state, Address: strings.Join(m.ClientURLs, ","), Detail: detail})
+			snap.Nodes = append(snap.Nodes, sdk.Node{ID: "pd-" + m.Name, Name: m.Name, Role: role, State: state, Address: strings.Join(m.ClientURLs, ","), Detail: detail})
 		}
 		if v.membersErr == nil && leader == "" {
 			problems = append(problems, "PD has no leader")
 		}
 	}
 	if since := s.since(PDUnhealthy, now, len(problems) > 0); len(problems) > 0 {
-		snap.Violations = append(snap.Violations, &sdk.Violation{
+		snap.Violations = append(snap.Violations, sdk.Violation{
 			Invariant: PDUnhealthy, Severity: sdk.Critical, Target: "pd",
-			Message: strings.Join(problems, "; "), Since: sdk.Time(since),
+			Message: strings.Join(problems, "; "), Since: since,
 		})
 	}
 }
@@ -220,15 +220,15 @@ func (s *Subject) storeNodes(snap *sdk.HealthSnapshot, refs []storeRef, probes m
 		if pdFresh && st.Up() {
 			pdUp++
 		}
-		snap.Nodes = append(snap.Nodes, &sdk.Node{
-			Id: fmt.Sprintf("store-%d", r.id()), Name: name, Role: "store", State: state, Address: st.Address,
+		snap.Nodes = append(snap.Nodes, sdk.Node{
+			ID: fmt.Sprintf("store-%d", r.id()), Name: name, Role: "store", State: state, Address: st.Address,
 			Detail: fmt.Sprintf("PD: %s (heartbeat %s) · probe /status: %s · %d leaders, %d regions · capacity %s, available %s",
 				pdSays, hb, probeSays, int(leaderCount), int(regionCount), orDash(r.info.Status.Capacity), orDash(r.info.Status.Available)),
 		})
 		snap.Metrics = append(snap.Metrics,
-			&sdk.Metric{Name: "leaders_" + name, Value: leaderCount, Unit: "regions"},
-			&sdk.Metric{Name: "regions_" + name, Value: regionCount, Unit: "regions"},
-			&sdk.Metric{Name: "requests_" + name, Value: rate, Unit: "req/s"},
+			sdk.Metric{Name: "leaders_" + name, Value: leaderCount, Unit: "regions", Kind: sdk.MetricGauge},
+			sdk.Metric{Name: "regions_" + name, Value: regionCount, Unit: "regions", Kind: sdk.MetricGauge},
+			sdk.Metric{Name: "requests_" + name, Value: rate, Unit: "req/s", Kind: sdk.MetricRate},
 		)
 
 		down := (probed && !p.up) || (pdFresh && !st.Up())
@@ -240,21 +240,21 @@ func (s *Subject) storeNodes(snap *sdk.HealthSnapshot, refs []storeRef, probes m
 			if pdFresh && st.Up() {
 				msg += " — PD only marks a store Disconnected after 20s without heartbeat"
 			}
-			snap.Violations = append(snap.Violations, &sdk.Violation{
-				Invariant: StoreDown, Severity: sdk.Critical, Target: name, Message: msg, Since: sdk.Time(since),
+			snap.Violations = append(snap.Violations, sdk.Violation{
+				Invariant: StoreDown, Severity: sdk.Critical, Target: name, Message: msg, Since: since,
 			})
 		}
 	}
 	snap.Metrics = append(snap.Metrics,
-		&sdk.Metric{Name: "stores_up_probe", Value: float64(probeUp), Unit: "stores"},
-		&sdk.Metric{Name: "stores_up_pd", Value: float64(pdUp), Unit: "stores"},
-		&sdk.Metric{Name: "store_requests", Value: totalRate, Unit: "req/s"},
+		sdk.Metric{Name: "stores_up_probe", Value: float64(probeUp), Unit: "stores", Kind: sdk.MetricGauge},
+		sdk.Metric{Name: "stores_up_pd", Value: float64(pdUp), Unit: "stores", Kind: sdk.MetricGauge},
+		sdk.Metric{Name: "store_requests", Value: totalRate, Unit: "req/s", Kind: sdk.MetricRate},
 	)
 	allUp := len(refs) > 1 && probeUp == len(refs) && (!pdFresh || pdUp == len(refs))
 	if msg := concentration(leaders); allUp && msg != "" {
-		snap.Violations = append(snap.Violations, &sdk.Violation{
+		snap.Violations = append(snap.Violations, sdk.Violation{
 			Invariant: LeadersConcentrated, Severity: sdk.Info, Target: "stores", Message: msg,
-			Since: sdk.Time(s.since(LeadersConcentrated, now, true)),
+			Since: s.since(LeadersConcentrated, now, true),
 		})
 	} else {
 		s.since(LeadersConcentrated, now, false)
@@ -292,16 +292,16 @@ func regionViolation(snap *sdk.HealthSnapshot, v pdView, since time.Time) {
 		return
 	}
 	snap.Metrics = append(snap.Metrics,
-		&sdk.Metric{Name: "regions_miss_peer", Value: float64(v.missPeer.Count), Unit: "regions"},
-		&sdk.Metric{Name: "regions_down_peer", Value: float64(v.downPer.Count), Unit: "regions"},
+		sdk.Metric{Name: "regions_miss_peer", Value: float64(v.missPeer.Count), Unit: "regions", Kind: sdk.MetricGauge},
+		sdk.Metric{Name: "regions_down_peer", Value: float64(v.downPer.Count), Unit: "regions", Kind: sdk.MetricGauge},
 	)
 	if v.missPeer.Count+v.downPer.Count == 0 {
 		return
 	}
-	snap.Violations = append(snap.Violations, &sdk.Violation{
+	snap.Violations = append(snap.Violations, sdk.Violation{
 		Invariant: RegionHealth, Severity: sdk.Warning, Target: "regions",
 		Message: fmt.Sprintf("%d regions miss a peer, %d have a down peer (PD /regions/check)", v.missPeer.Count, v.downPer.Count),
-		Since:   sdk.Time(since),
+		Since:   since,
 	})
 }
 

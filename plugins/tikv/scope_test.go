@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/demohost/demohost/plugins/tikv"
 	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/docker"
 )
@@ -39,34 +38,22 @@ func TestSetupRestartsAStoreLeftKilledAndStaysInScope(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := tikv.New()
-	d, _ := s.Describe(ctx)
-	opts, err := sdk.ResolveOptions(d.Options, map[string]string{"pd": c.PDAddr, "selector": c.Selector})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Configure(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
 	var progress []string
-	if err := s.Setup(ctx, func(m string) { progress = append(progress, m) }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Teardown(context.Background(), func(string) {}) })
+	s := setUpAgainst(t, c, sdk.SetupRequest{Progress: sdk.NewProgress(func(sev sdk.Severity, m string) { progress = append(progress, sev.String()+" "+m) })})
 	if got, err := c.Target.Inspect(ctx, c.Stores[1]); err != nil || !got.Running {
 		t.Fatalf("store 2 after Setup: %+v, %v; want running again", got, err)
 	}
-	if !strings.Contains(strings.Join(progress, "\n"), "started "+c.Stores[1]+" again") {
-		t.Errorf("Setup did not say it restarted %s: %q", c.Stores[1], progress)
+	if !strings.Contains(strings.Join(progress, "\n"), "WARNING started "+c.Stores[1]+" again") {
+		t.Errorf("Setup did not warn it restarted %s: %q", c.Stores[1], progress)
 	}
 
-	if _, err := s.InjectChaos(ctx, &sdk.ChaosConfig{Type: sdk.ContainerKill, Target: other.Name}); err == nil {
+	if _, err := s.InjectChaos(ctx, sdk.InjectRequest{Fault: sdk.Fault{Kind: sdk.ContainerKill, Target: other.Name}}); err == nil {
 		t.Fatal("InjectChaos killed a container outside the selector")
 	}
 	if err := outsider.Kill(ctx, other.ID); err != nil {
 		t.Fatal(err)
 	}
-	err = s.RevertChaos(ctx, "kill:container="+other.ID, nil)
+	_, err = s.RevertChaos(ctx, sdk.RevertRequest{Handle: "kill:container=" + other.ID})
 	if !errors.Is(err, docker.ErrOutOfScope) || !strings.Contains(err.Error(), other.Name) {
 		t.Fatalf("RevertChaos on a handle naming another project's container: %v; want a refusal naming %s", err, other.Name)
 	}
@@ -82,9 +69,9 @@ func TestSetupRestartsAStoreLeftKilledAndStaysInScope(t *testing.T) {
 			t.Fatal(err)
 		}
 		var bad []string
-		for _, n := range h.GetNodes() {
-			if n.GetRole() == "store" && (!strings.Contains(n.GetDetail(), "PD: Up") || !strings.Contains(n.GetDetail(), "probe /status: up")) {
-				bad = append(bad, n.GetName()+": "+n.GetDetail())
+		for _, n := range h.Nodes {
+			if n.Role == "store" && (!strings.Contains(n.Detail, "PD: Up") || !strings.Contains(n.Detail, "probe /status: up")) {
+				bad = append(bad, n.Name+": "+n.Detail)
 			}
 		}
 		if len(bad) == 0 {
@@ -94,5 +81,54 @@ func TestSetupRestartsAStoreLeftKilledAndStaysInScope(t *testing.T) {
 			t.Fatalf("stores without both views up after 30s: %q", bad)
 		}
 		time.Sleep(100 * time.Millisecond) // polling cadence
+	}
+}
+
+// TestKillPushesHealthAndRevertSaysWhatItDid runs against the fixture
+// cluster (not TiKV): killing a store pushes health (HealthChanged, with no
+// Health poll needed) with store_down on it; the revert starts it again and
+// says so in words, and a second revert says it was running already.
+func TestKillPushesHealthAndRevertSaysWhatItDid(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs on Docker")
+	}
+	c := startFixture(t)
+	ctx := context.Background()
+	pushed := make(chan struct{}, 64)
+	s := setUpAgainst(t, c, sdk.SetupRequest{HealthChanged: func() {
+		select {
+		case pushed <- struct{}{}:
+		default:
+		}
+	}})
+	waitUntil(t, 30*time.Second, "every store up", func() string {
+		if h, err := s.Health(ctx); err == nil && storeDown(h, "") == nil && allUp(h) {
+			return "yes"
+		}
+		return ""
+	})
+	for len(pushed) > 0 { // what Setup's first probes pushed
+		<-pushed
+	}
+	inj, err := s.InjectChaos(ctx, sdk.InjectRequest{Fault: sdk.Fault{Kind: sdk.ContainerKill, Target: c.Stores[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pushed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no HealthChanged within 10s of the kill")
+	}
+	h, err := s.Health(ctx)
+	if err != nil || storeDown(h, inj.Target) == nil {
+		t.Fatalf("pushed, but no store_down on %s: %+v, %v", inj.Target, h.Violations, err)
+	}
+	req := sdk.RevertRequest{Handle: inj.Handle, Target: inj.Target, Fault: sdk.Fault{Kind: sdk.ContainerKill}}
+	rev, err := s.RevertChaos(ctx, req)
+	if want := "started " + inj.Target + " again through the Docker Engine API"; err != nil || rev.Detail != want {
+		t.Fatalf("revert: %q, %v; want %q", rev.Detail, err, want)
+	}
+	if rev, err = s.RevertChaos(ctx, req); err != nil || !strings.HasSuffix(rev.Detail, " was running already") {
+		t.Fatalf("second revert: %q, %v", rev.Detail, err)
 	}
 }

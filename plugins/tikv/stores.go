@@ -126,7 +126,8 @@ func (s *Subject) probeLoop(ctx context.Context, interval time.Duration) {
 
 // probeOnce refreshes the containers of the known stores from Docker, then
 // probes each store's /status: a container that is not running is down at
-// once, a running one must answer within the probe timeout.
+// once, a running one must answer within the probe timeout. A store that
+// turns up or down calls HealthChanged.
 func (s *Subject) probeOnce(ctx context.Context) {
 	s.mu.Lock()
 	refs, tg, prober := append([]storeRef(nil), s.stores...), s.target, s.prober
@@ -157,17 +158,20 @@ func (s *Subject) probeOnce(ctx context.Context) {
 	}
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	flipped := false
 	for i, r := range refs {
 		res := results[i]
 		res.at = now
-		if prev, ok := s.probes[r.id()]; ok && !prev.up && !res.up {
+		prev, ok := s.probes[r.id()]
+		if ok && !prev.up && !res.up {
 			res.downSince = prev.downSince
 		} else if !res.up {
 			res.downSince = now
 		}
+		flipped = flipped || !ok || prev.up != res.up
 		s.probes[r.id()] = res
 	}
+	changed := s.changed
 	// Keep the fresh container state (a restarted container may have a new address).
 	for i := range s.stores {
 		for _, r := range refs {
@@ -175,6 +179,10 @@ func (s *Subject) probeOnce(ctx context.Context) {
 				s.stores[i].container = r.container
 			}
 		}
+	}
+	s.mu.Unlock()
+	if flipped { // store_down is raised or cleared: the host should know now
+		changed()
 	}
 }
 

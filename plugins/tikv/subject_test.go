@@ -2,6 +2,7 @@ package tikv
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,23 +12,28 @@ import (
 	"testing"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/markup"
 )
 
+// configured returns a subject configured as the host does it: every
+// option, the defaults with values over them.
 func configured(t *testing.T, values map[string]string) *Subject {
 	t.Helper()
 	s := New()
-	d, err := s.Describe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sdk.ResolveOptions(d.Options, values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Configure(context.Background(), opts); err != nil {
+	if err := s.Configure(context.Background(), sdk.ConfigureRequest{Options: withDefaults(values)}); err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func withDefaults(values map[string]string) sdk.Options {
+	d, _ := New().Describe(context.Background())
+	opts := sdk.Options{}
+	for _, o := range d.Options {
+		opts[o.Name] = o.Default
+	}
+	maps.Copy(opts, values)
+	return opts
 }
 
 func TestSetupWithoutAClusterSaysHowToStartOne(t *testing.T) {
@@ -38,7 +44,7 @@ func TestSetupWithoutAClusterSaysHowToStartOne(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	s := configured(t, map[string]string{"pd": addr})
-	err = s.Setup(context.Background(), func(string) {})
+	err = s.Setup(context.Background(), sdk.SetupRequest{})
 	if err == nil {
 		t.Fatal("Setup succeeded with no PD")
 	}
@@ -49,18 +55,13 @@ func TestSetupWithoutAClusterSaysHowToStartOne(t *testing.T) {
 }
 
 func TestConfigureRejectsBadOptions(t *testing.T) {
-	d, _ := New().Describe(context.Background())
 	for _, bad := range []map[string]string{
 		{"selector": "a=b,=c"},
 		{"selector": " "},
 		{"probe_interval": "1ms"},
 		{"pd": ""},
 	} {
-		opts, err := sdk.ResolveOptions(d.Options, bad)
-		if err != nil {
-			continue // refused by type already
-		}
-		if err := New().Configure(context.Background(), opts); err == nil {
+		if err := New().Configure(context.Background(), sdk.ConfigureRequest{Options: withDefaults(bad)}); err == nil {
 			t.Errorf("Configure(%v) accepted", bad)
 		}
 	}
@@ -90,13 +91,13 @@ func TestHealthFromRecordedPD(t *testing.T) {
 	s := configured(t, map[string]string{"pd": srv.URL})
 
 	h, err := s.Health(context.Background())
-	if err != nil || h.GetError() != "" {
-		t.Fatalf("Health: %v %q", err, h.GetError())
+	if err != nil || h.Error != "" {
+		t.Fatalf("Health: %v %q", err, h.Error)
 	}
 	states := map[string]sdk.NodeState{}
 	details := map[string]string{}
-	for _, n := range h.GetNodes() {
-		states[n.GetId()], details[n.GetId()] = n.GetState(), n.GetDetail()
+	for _, n := range h.Nodes {
+		states[n.ID], details[n.ID] = n.State, n.Detail
 	}
 	want := map[string]sdk.NodeState{"pd-pd": sdk.Up, "store-1": sdk.Unknown, "store-4": sdk.Down, "store-5": sdk.Degraded}
 	for id, st := range want {
@@ -110,15 +111,22 @@ func TestHealthFromRecordedPD(t *testing.T) {
 	}
 	down := map[string]bool{}
 	var region string
-	for _, v := range h.GetViolations() {
-		switch v.GetInvariant() {
+	for _, v := range h.Violations {
+		switch v.Invariant {
 		case StoreDown:
-			down[v.GetTarget()] = true
+			down[v.Target] = true
 		case RegionHealth:
-			region = v.GetMessage()
+			region = v.Message
 		case PDUnhealthy:
-			t.Errorf("pd_unhealthy with a healthy PD: %s", v.GetMessage())
+			t.Errorf("pd_unhealthy with a healthy PD: %s", v.Message)
 		}
+	}
+	kinds := map[string]sdk.MetricKind{}
+	for _, m := range h.Metrics {
+		kinds[m.Name] = m.Kind
+	}
+	if kinds["store_requests"] != sdk.MetricRate || kinds["stores_up_pd"] != sdk.MetricGauge || kinds["regions_miss_peer"] != sdk.MetricGauge {
+		t.Errorf("metric kinds %v: want store_requests a rate, stores_up_pd and regions_miss_peer gauges", kinds)
 	}
 	if !down["store-4"] || !down["store-5"] || down["store-1"] {
 		t.Errorf("store_down on %v; want store-4 (Disconnected) and store-5 (Offline) only", down)
@@ -136,15 +144,15 @@ func TestPDUnreachableIsAViolationNotAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.GetError() == "" {
+	if h.Error == "" {
 		t.Error("snapshot has no error while PD is unreachable")
 	}
 	found := false
-	for _, v := range h.GetViolations() {
-		found = found || v.GetInvariant() == PDUnhealthy
+	for _, v := range h.Violations {
+		found = found || v.Invariant == PDUnhealthy
 	}
 	if !found {
-		t.Errorf("no pd_unhealthy violation: %v", h.GetViolations())
+		t.Errorf("no pd_unhealthy violation: %v", h.Violations)
 	}
 }
 
@@ -160,17 +168,58 @@ func TestConcentration(t *testing.T) {
 	}
 }
 
-func TestChaptersAreValid(t *testing.T) {
-	s := New()
+// Eight chapters with unique ids and valid markup; the load and aftermath
+// chapters carry their actions, and the one fault is the declared
+// CONTAINER_KILL, aimed at the target_store option.
+func TestChaptersCarryTheirActionsAndTheDeclaredFault(t *testing.T) {
+	s := configured(t, map[string]string{"target_store": "tikv1"})
 	d, _ := s.Describe(context.Background())
-	ch, err := s.Chapters(context.Background())
+	if len(d.Faults) != 1 || d.Faults[0].Kind != sdk.ContainerKill || len(d.Faults[0].Params) != 0 {
+		t.Fatalf("declared faults %+v, want CONTAINER_KILL without parameters", d.Faults)
+	}
+	cs, err := s.Chapters(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ch) != 8 {
-		t.Fatalf("%d chapters, want 8", len(ch))
+	if len(cs) != 8 {
+		t.Fatalf("%d chapters, want 8", len(cs))
 	}
-	if err := sdk.ValidateChapters(ch, d.ChaosTypes); err != nil {
+	ids := map[string]bool{}
+	var actions, faults []string
+	for _, c := range cs {
+		if c.ID == "" || ids[c.ID] {
+			t.Errorf("chapter %q: id %q empty or twice", c.Title, c.ID)
+		}
+		ids[c.ID] = true
+		if err := markup.Check(c.Narration); err != nil {
+			t.Errorf("chapter %q: %v", c.Title, err)
+		}
+		if c.Action != nil {
+			actions = append(actions, c.ID)
+		}
+		if c.Fault != nil {
+			faults = append(faults, c.ID+":"+c.Fault.Kind+"@"+c.Fault.Target)
+		}
+	}
+	if got := strings.Join(actions, " "); got != "load aftermath" {
+		t.Errorf("chapters with an action: %s, want load aftermath", got)
+	}
+	if got := strings.Join(faults, " "); got != "kill:CONTAINER_KILL@tikv1" {
+		t.Errorf("faults: %s, want kill:CONTAINER_KILL@tikv1", got)
+	}
+}
+
+// Without a killed store the aftermath action has nothing to follow and
+// says so as a warning, without failing its chapter.
+func TestAftermathWithoutAKillWarns(t *testing.T) {
+	s := configured(t, nil)
+	cs, _ := s.Chapters(context.Background())
+	var lines []string
+	status := sdk.NewProgress(func(sev sdk.Severity, msg string) { lines = append(lines, sev.String()+" "+msg) })
+	if err := cs[5].Action(context.Background(), status); err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.Join(lines, "\n"); got != "WARNING no store was killed in this run; nothing to follow" {
+		t.Fatalf("status lines: %q", got)
 	}
 }

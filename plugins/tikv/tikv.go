@@ -37,8 +37,9 @@ type Subject struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	opts    sdk.Options
+	opts    sdk.Options // from Configure, which always comes first
 	scope   docker.Scope
+	changed func() // SetupRequest.HealthChanged
 	target  *docker.Target
 	pd      *pd.Client
 	prober  *storeprobe.Prober
@@ -63,6 +64,7 @@ type killRecord struct {
 func New() *Subject {
 	return &Subject{
 		now:       time.Now,
+		changed:   func() {},
 		probes:    map[uint64]probeResult{},
 		rates:     map[uint64]rateSample{},
 		downSince: map[string]time.Time{},
@@ -70,14 +72,18 @@ func New() *Subject {
 }
 
 // Describe is static: it works with no cluster.
-func (s *Subject) Describe(context.Context) (*sdk.Description, error) {
-	return &sdk.Description{
+func (s *Subject) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
 		Name:    "tikv",
 		Version: Version,
 		Description: "A TiKV cluster (PD + 3 stores) under Docker loses a store: PD's view against a direct " +
 			"probe of each store, SIGKILL through the Docker API, recovery. Start the cluster with `" + StartHint + "`.",
-		ChaosTypes: []sdk.ChaosType{sdk.ContainerKill},
-		Options: []*sdk.OptionSpec{
+		Faults: []sdk.FaultKind{{
+			Kind:        sdk.ContainerKill,
+			Description: "SIGKILL a store container through the Docker Engine API; revert starts it again",
+			Target:      "a store: PD store id, container or compose service name; empty for target_store, else a random running store",
+		}},
+		Options: []sdk.Option{
 			{Name: "pd", Type: sdk.String, Default: "127.0.0.1:2379", Help: "PD's HTTP address as reached from this machine"},
 			{Name: "selector", Type: sdk.String, Default: "demohost-tikv", Help: "compose project of the cluster, or a label selector key=value[,key=value]; only these containers are ever touched"},
 			{Name: "target_store", Type: sdk.String, Default: "", Help: "store to kill: PD store id, container or compose service name (default: a random store)"},
@@ -89,7 +95,8 @@ func (s *Subject) Describe(context.Context) (*sdk.Description, error) {
 }
 
 // Configure checks and keeps the options.
-func (s *Subject) Configure(_ context.Context, opts sdk.Options) error {
+func (s *Subject) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	opts := req.Options
 	if strings.TrimSpace(opts.String("pd")) == "" {
 		return fmt.Errorf("option pd is empty: give PD's address, e.g. --set pd=127.0.0.1:2379")
 	}
@@ -126,15 +133,10 @@ func parseSelector(sel string) (docker.Scope, error) {
 	return scope, nil
 }
 
-// options returns the configured options, or the defaults.
+// options returns the options Configure kept and the scope they select.
 func (s *Subject) options() (sdk.Options, docker.Scope) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opts == nil {
-		d, _ := s.Describe(context.Background())
-		s.opts, _ = sdk.ResolveOptions(d.Options, nil)
-		s.scope, _ = parseSelector(s.opts.String("selector"))
-	}
 	return s.opts, s.scope
 }
 
@@ -161,8 +163,10 @@ func (s *Subject) dockerTarget(ctx context.Context) (*docker.Target, error) {
 
 // Setup attaches to the running cluster: PD must answer and its stores must
 // be containers in scope. A store container left stopped or paused (by a
-// crashed earlier run) is started again. Then the store prober starts.
-func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
+// crashed earlier run) is started again. Then the store prober starts; it
+// calls HealthChanged whenever a store's probe turns up or down.
+func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
+	progress := req.Progress
 	opts, scope := s.options()
 	pdc := pd.NewClient(opts.String("pd"), 3*time.Second)
 	stores, err := pdc.Stores(ctx)
@@ -170,7 +174,7 @@ func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
 		return fmt.Errorf("no TiKV cluster answers at PD %s (%s): start one with `%s`, or point --set pd=HOST:PORT at yours",
 			opts.String("pd"), shortErr(err), StartHint)
 	}
-	progress(fmt.Sprintf("PD %s answers: %d stores", opts.String("pd"), len(stores.Stores)))
+	progress.Info(fmt.Sprintf("PD %s answers: %d stores", opts.String("pd"), len(stores.Stores)))
 	tg, err := s.dockerTarget(ctx)
 	if err != nil {
 		return fmt.Errorf("tikv needs the Docker engine to reach its store containers: %v", oneLine(err))
@@ -190,12 +194,15 @@ func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
 		return fmt.Errorf("PD %s lists stores %s, but no container with labels %s is one of them: set --set selector=<compose project or key=value>",
 			opts.String("pd"), storeAddrs(refs), scope)
 	}
-	progress(fmt.Sprintf("%d of %d stores are containers in scope %s", matched, len(refs), scope))
+	progress.Info(fmt.Sprintf("%d of %d stores are containers in scope %s", matched, len(refs), scope))
 	if err := s.reconcile(ctx, tg, refs, progress); err != nil {
 		return err
 	}
 
 	s.mu.Lock()
+	if req.HealthChanged != nil {
+		s.changed = req.HealthChanged
+	}
 	s.pd, s.stores = pdc, refs
 	s.prober = storeprobe.New(opts.Duration("probe_interval"))
 	probeCtx, cancel := context.WithCancel(context.Background())
@@ -203,7 +210,7 @@ func (s *Subject) Setup(ctx context.Context, progress sdk.Progress) error {
 	s.mu.Unlock()
 	s.probeOnce(probeCtx)
 	go s.probeLoop(probeCtx, opts.Duration("probe_interval"))
-	progress("probing each store's /status every " + opts.Duration("probe_interval").String())
+	progress.Info("probing each store's /status every " + opts.Duration("probe_interval").String())
 	return nil
 }
 
@@ -217,14 +224,14 @@ func (s *Subject) reconcile(ctx context.Context, tg *docker.Target, refs []store
 		if err := tg.Start(ctx, c.ID); err != nil {
 			return fmt.Errorf("restart store container %s left %s by an earlier run: %w", c.Name, c.State, err)
 		}
-		progress(fmt.Sprintf("started %s again (an earlier run left it %s)", c.Name, c.State))
+		progress.Warning(fmt.Sprintf("started %s again (an earlier run left it %s)", c.Name, c.State))
 	}
 	return nil
 }
 
 // Teardown stops probing. The cluster itself belongs to the user and is
-// left running.
-func (s *Subject) Teardown(_ context.Context, progress sdk.Progress) error {
+// left running; a process that never ran Setup has nothing to remove.
+func (s *Subject) Teardown(_ context.Context, req sdk.TeardownRequest) error {
 	s.mu.Lock()
 	stop, stopped, tg := s.stop, s.stopped, s.target
 	s.stop, s.stopped, s.target = nil, nil, nil
@@ -236,7 +243,7 @@ func (s *Subject) Teardown(_ context.Context, progress sdk.Progress) error {
 	if tg != nil {
 		_ = tg.Close()
 	}
-	progress("stopped probing; the cluster is left running (stop it with `docker compose -f plugins/tikv/compose.yaml down`)")
+	req.Progress.Info("stopped probing; the cluster is left running (stop it with `docker compose -f plugins/tikv/compose.yaml down`)")
 	return nil
 }
 

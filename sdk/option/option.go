@@ -1,6 +1,8 @@
 // Package option checks option values against a schema: the --set options
 // of a subject and the parameters of a fault. Host and sdk both use it, so
 // a bad value gets the same one-line error whichever side refuses it.
+// Plugin authors declare options as sdk.Option; this package is the
+// checking both sides share.
 package option
 
 import (

@@ -14,14 +14,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Start runs redis-server (no persistence) and waits until it answers PING.
-// The test is skipped with a hint when redis-server is not installed.
-func Start(t testing.TB) (*process.Process, string) {
+// Need returns the path of redis-server. Without it the test fails saying
+// what to install: a real-Redis test never passes without Redis. Only
+// -short skips it.
+func Need(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server)")
+		if testing.Short() {
+			t.Skip("-short: redis-server not installed")
+		}
+		t.Fatal("redis-server not installed: apt-get install redis-server (or go test -short to skip the real-Redis tests)")
 	}
+	return bin
+}
+
+// Start runs redis-server (no persistence) and waits until it answers PING.
+func Start(t testing.TB) (*process.Process, string) {
+	t.Helper()
+	bin := Need(t)
 	port, err := process.FreePort()
 	if err != nil {
 		t.Fatal(err)
