@@ -11,7 +11,9 @@ type Expectation struct {
 	// window of Holds.
 	Within time.Duration
 	// WhileFault makes a Holds expectation last as long as the chapter's
-	// fault is active (its Fault needs a Duration) instead of Within.
+	// fault is active instead of Within: until its Duration ends or, with
+	// no Duration, past the chapter until a RevertChaos chapter (or the
+	// end of the run) reverts it.
 	WhileFault bool
 	// Description is shown instead of the one the host writes.
 	Description string

@@ -22,15 +22,16 @@ func TestDescribe(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 0 and nothing (plugin output belongs in the log)", res.code, res.stderr)
 			}
 			for _, want := range []string{
-				"example 1.0.0",
+				"example 2.0.0",
 				"plugin: " + examplePlg,
-				"Chaos types: CONTAINER_KILL",
+				"Faults:\n  NODE_KILL  mark in-memory nodes dead; revert brings them back",
+				"count  int  default 1  how many nodes to kill", // the fault's parameter
 				"nodes         int       default 3      how many nodes the cluster has (1-100)",
 				"target        string    default \"\"     node to kill",
 				"3. Kill a node  [blocks advance]",
-				`chaos:  CONTAINER_KILL "kill one node" on a target the plugin picks after a 3s countdown, until reverted`,
+				`fault:  NODE_KILL "kill one node" on a target the plugin picks (count=1) after a 3s countdown, until reverted`,
 				"expect: violation node_down present within 10s",
-				"revert: the chaos still active",
+				"revert: every fault still active",
 				"5. Done",
 			} {
 				if !strings.Contains(res.stdout, want) {
@@ -53,7 +54,7 @@ func TestDescribeShowsOptionsApplied(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if want := `CONTAINER_KILL "kill one node" on node-2 after a 5s countdown`; !strings.Contains(res.stdout, want) {
+	if want := `NODE_KILL "kill one node" on node-2 (count=1) after a 5s countdown`; !strings.Contains(res.stdout, want) {
 		t.Errorf("describe with --set lacks %q:\n%s", want, res.stdout)
 	}
 }

@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/internal/testkit"
 )
 
-// Binaries built once by TestMain: the CLI, the example plugin and the test
-// plugins under testdata. Every test runs them as real processes.
+// Binaries built once by TestMain: the CLI (with its test hooks), the
+// example plugin and the test plugins under testdata. Every test runs them
+// as real processes.
 var (
 	demohostBin  string
 	examplePlg   string // plugins/example/demohost-example, alone in its dir
-	protocol2    string
+	protocol1    string
 	badChapters  string
 	slowTeardown string
 )
@@ -37,23 +42,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// buildAll builds every binary the tests run, in parallel.
 func buildAll(dir string) error {
 	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
-		".", "../../plugins/example/cmd/demohost-example", "./testdata/protocol2", "./testdata/badchapters", "./testdata/slowteardown")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build test binaries: %w", err)
-	}
 	demohostBin = filepath.Join(bin, "demohost")
-	protocol2 = filepath.Join(bin, "protocol2")
+	protocol1 = filepath.Join(bin, "protocol1")
 	badChapters = filepath.Join(bin, "badchapters")
 	slowTeardown = filepath.Join(bin, "slowteardown")
 	examplePlg = filepath.Join(dir, "plugins", "example", "demohost-example")
+	builds := []struct {
+		out, pkg string
+		extra    []string
+	}{
+		{demohostBin, testkit.DemohostCommand, []string{"-tags", "demohost_testhooks"}},
+		{examplePlg, testkit.ExamplePlugin, nil},
+		{protocol1, "cmd/demohost/testdata/protocol1", nil},
+		{badChapters, "cmd/demohost/testdata/badchapters", nil},
+		{slowTeardown, "cmd/demohost/testdata/slowteardown", nil},
+	}
 	if err := os.MkdirAll(filepath.Dir(examplePlg), 0o755); err != nil {
 		return err
 	}
-	return os.Rename(filepath.Join(bin, "demohost-example"), examplePlg)
+	errs := make([]error, len(builds))
+	var wg sync.WaitGroup
+	for i, b := range builds {
+		wg.Go(func() { errs[i] = testkit.GoBuild(b.out, b.pkg, b.extra...) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // result is how a demohost process ended.
@@ -85,16 +101,8 @@ func demohost(t *testing.T, env []string, args ...string) result {
 	return res
 }
 
-// exited reports whether process pid has ended: it is gone, or a zombie
-// waiting for init to reap it (a plugin whose host died is re-parented).
-func exited(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(after, "Z")
-}
+// exited reports whether process pid has ended.
+func exited(pid int) bool { return testkit.ProcessEnded(pid) }
 
 // script writes an executable shell script into a temporary directory.
 func script(t *testing.T, name, body string) string {

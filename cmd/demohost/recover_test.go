@@ -26,12 +26,12 @@ func TestRecoverAfterHostSIGKILL(t *testing.T) {
 		t.Fatalf("describe: exit %d: %s", res.code, res.stderr)
 	}
 	res = demohost(t, state, "--plugin", examplePlg, "--headless", "--report", filepath.Join(t.TempDir(), "r.json"), "--set", "countdown=0s", "--set", "detect_after=100ms")
-	if want := "an earlier run left faults unreverted: CONTAINER_KILL on node-"; !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "run `demohost recover`") {
+	if want := "an earlier run left faults unreverted: NODE_KILL on node-"; !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "run `demohost recover`") {
 		t.Errorf("the next run does not warn (%q); stderr:\n%s", want, res.stderr)
 	}
 
 	res = demohost(t, state, "recover")
-	if res.code != 0 || !strings.Contains(res.stdout, "reverted CONTAINER_KILL on node-") {
+	if res.code != 0 || !strings.Contains(res.stdout, "reverted NODE_KILL on node-") {
 		t.Fatalf("recover: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
 	}
 	res = demohost(t, state, "recover")

@@ -14,7 +14,8 @@ import (
 // gives byte-identical files.
 func TestReportRebuildsWhatTheRunWrote(t *testing.T) {
 	dir := t.TempDir()
-	plugin := examplePlg // built once by TestMain
+	t.Setenv("XDG_STATE_HOME", t.TempDir()) // the run's chaos log, not the user's
+	plugin := examplePlg                    // built once by TestMain
 	path := func(name string) string { return filepath.Join(dir, name) }
 
 	var stdout, stderr bytes.Buffer

@@ -22,16 +22,24 @@ import (
 // fast makes the example demo quick: a short countdown and detection.
 var fast = []string{"--set", "countdown=200ms", "--set", "detect_after=100ms"}
 
+// panicHookEnv is the panic hook of a demohost built with -tags
+// demohost_testhooks (hooks_test_build.go), as TestMain builds it.
+const panicHookEnv = "DEMOHOST_TEST_PANIC_ON_CHAOS"
+
 func TestHeadlessRunPassesAndReverts(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "r.json")
 	res := demohost(t, nil, append([]string{"--plugin", examplePlg, "--headless", "--report", report}, fast...)...)
 	if res.code != exitPassed {
 		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
-	for _, want := range []string{"chapter 3/5 passed  Kill a node", "chaos  injected kill one node", "revert reverted kill one node", "chapter 5/5 passed  Done", "result: PASSED: 5/5 chapters passed; faults injected: 1, reverted: 1", "report: " + report} {
+	for _, want := range []string{"chapter 3/5 passed  Kill a node", "chaos  injected kill one node (NODE_KILL, count=1) on node-", "revert reverted kill one node (NODE_KILL, count=1) on node-",
+		"(chapter): started node-", "chapter 5/5 passed  Done", "result: PASSED: 5/5 chapters passed; faults injected: 1, reverted: 1", "report: " + report} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("progress lacks %q:\n%s", want, res.stdout)
 		}
+	}
+	if strings.Contains(res.stdout, "kill:node-") {
+		t.Errorf("progress shows a raw handle instead of the plugin's line:\n%s", res.stdout)
 	}
 	j := readReport(t, report)
 	if j.Subject != "example" || j.Result != journal.Passed || len(j.Chapters) != 5 {
@@ -93,12 +101,12 @@ func TestSignalsRevertChaos(t *testing.T) {
 func TestHostPanicRevertsChaos(t *testing.T) {
 	dir := t.TempDir()
 	report, logFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "log")
-	res := demohost(t, []string{panicEnv + "=1"}, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
+	res := demohost(t, []string{panicHookEnv + "=1"}, "--plugin", examplePlg, "--headless", "--report", report, "--log-file", logFile,
 		"--set", "countdown=0s", "--set", "detect_after=1m")
 	if res.code != exitUsage {
 		t.Fatalf("exit %d; want 2\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if want := "demohost: internal error: test panic requested by " + panicEnv + "; the run was stopped and its chaos reverted"; !strings.Contains(res.stderr, want) {
+	if want := "demohost: internal error: test panic requested by " + panicHookEnv + "; the run was stopped and its chaos reverted"; !strings.Contains(res.stderr, want) {
 		t.Errorf("stderr %q lacks %q", res.stderr, want)
 	}
 	assertAllReverted(t, readReport(t, report), 1)
@@ -248,8 +256,8 @@ func TestPluginCrashIsReported(t *testing.T) {
 	if j.Result == journal.Passed {
 		t.Errorf("a run whose plugin crashed reports %q", j.Result)
 	}
-	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "recover" {
-		t.Errorf("chaos = %+v; want the one fault reverted by recover", j.Chaos)
+	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "crash" {
+		t.Errorf("chaos = %+v; want the one fault reverted after the crash", j.Chaos)
 	}
 }
 

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,7 +161,14 @@ func TestEvidenceSurvivesTheJSONJournal(t *testing.T) {
 	j := killRun()
 	j.AddEvidence()
 	path := filepath.Join(t.TempDir(), "r.json")
-	if err := j.Write(path); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Encode(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	back, err := journal.Read(path)

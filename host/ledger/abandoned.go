@@ -37,7 +37,8 @@ func (a Abandoned) Describe() string {
 
 // FindAbandoned lists the logs in dir whose run is gone (not locked) and
 // that still have faults outstanding. Logs of finished runs with nothing
-// outstanding are removed.
+// outstanding are removed; a log still without its run line is left to
+// the demohost creating it.
 func FindAbandoned(dir string) ([]Abandoned, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil {
@@ -54,7 +55,11 @@ func FindAbandoned(dir string) ([]Abandoned, error) {
 			return nil, err
 		}
 		if len(a.Active) == 0 {
-			os.Remove(file)
+			// A log without its run line may be one another demohost has
+			// just created and not yet locked: leave it.
+			if a.Run.Plugin != "" {
+				os.Remove(file)
+			}
 			continue
 		}
 		out = append(out, a)
@@ -80,23 +85,30 @@ func readAbandoned(file string) (Abandoned, error) {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		var e entry
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
+		var old legacyEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil || json.Unmarshal(sc.Bytes(), &old) != nil {
 			continue // a torn last line from a crash
+		}
+		handle := e.Handle
+		if handle == "" && old.Chaos != nil {
+			handle = old.Chaos.Handle
 		}
 		switch e.Op {
 		case "run":
 			if e.Run != nil {
 				a.Run, a.Started = *e.Run, e.At
+			} else if old.Plugin != "" {
+				a.Run, a.Started = Run{Plugin: old.Plugin, Options: old.Options, PID: old.PID}, e.At
 			}
 		case "inject":
-			if e.Chaos != nil && e.Handle != "" {
-				if _, seen := active[e.Handle]; !seen {
-					order = append(order, e.Handle)
+			if e.Chaos != nil && handle != "" {
+				if _, seen := active[handle]; !seen {
+					order = append(order, handle)
 				}
-				active[e.Handle] = *e.Chaos
+				active[handle] = *e.Chaos
 			}
 		case "revert":
-			delete(active, e.Handle)
+			delete(active, handle)
 		}
 	}
 	for _, h := range order {
@@ -107,6 +119,18 @@ func readAbandoned(file string) (Abandoned, error) {
 		}
 	}
 	return a, sc.Err()
+}
+
+// legacyEntry is what a line of a log written by a demohost of protocol 1
+// holds beyond entry: the run's fields at the top level, the handle inside
+// the record. A host upgraded after a crash still finds those faults.
+type legacyEntry struct {
+	Plugin  string            `json:"plugin"`
+	Options map[string]string `json:"options"`
+	PID     int               `json:"pid"`
+	Chaos   *struct {
+		Handle string `json:"handle"`
+	} `json:"chaos"`
 }
 
 // Resume takes over an abandoned log: its outstanding faults become the

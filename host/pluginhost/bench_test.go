@@ -11,9 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/demohost/demohost/plugins/example"
-	"github.com/demohost/demohost/sdk"
-	v1 "github.com/demohost/demohost/sdk/proto/demohost/v1"
+	"github.com/demohost/demohost/internal/wire"
 )
 
 // Samples per benchmark iteration, so `-benchtime 1x` still measures a
@@ -63,7 +61,9 @@ func BenchmarkLaunchToChapters(b *testing.B) {
 // subject, set up with its 3 nodes, in two ways in the same run: through the
 // plugin connection (another process, go-plugin's gRPC over a unix socket
 // with mutual TLS) and as a bare gRPC call to an in-process server on a
-// unix socket without TLS, the floor any plugin transport sits on. It
+// unix socket without TLS, serving the snapshot the plugin sent, the floor
+// any plugin transport sits on. Both convert the reply to the host's model.
+// It
 // reports p50 and p99 of rpcSamples calls per iteration (µs-p50, µs-p99).
 //
 // Target: ≤ 200 µs p50 over the plugin connection.
@@ -75,23 +75,38 @@ func BenchmarkHealthRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer p.Close()
+		if err := p.Subject.Configure(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
 		if err := p.Subject.Setup(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 		measureRoundTrips(b, func() error { _, err := p.Subject.Health(ctx); return err })
 	})
 	b.Run("bare-grpc-unix", func(b *testing.B) {
+		// The same snapshot the plugin sends, taken from it once.
+		p, err := Launch(Config{Path: examplePlugin})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Subject.Configure(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Subject.Setup(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		snap, err := p.Subject.rpc.GetHealth(ctx, &wire.GetHealthRequest{})
+		p.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
 		sock := filepath.Join(b.TempDir(), "s.sock")
 		lis, err := net.Listen("unix", sock)
 		if err != nil {
 			b.Fatal(err)
 		}
-		subject := example.New()
-		if err := subject.Setup(ctx, func(string) {}); err != nil {
-			b.Fatal(err)
-		}
 		srv := grpc.NewServer()
-		v1.RegisterSubjectServer(srv, healthOnly{subject: subject})
+		wire.RegisterSubjectServer(srv, healthOnly{snap: snap})
 		go func() { _ = srv.Serve(lis) }()
 		defer srv.Stop()
 		conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -99,20 +114,20 @@ func BenchmarkHealthRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer conn.Close()
-		client := sdk.NewClient(v1.NewSubjectClient(conn))
+		client := NewClient(wire.NewSubjectClient(conn))
 		measureRoundTrips(b, func() error { _, err := client.Health(ctx); return err })
 	})
 }
 
-// healthOnly serves GetHealth straight from a subject, with none of the
+// healthOnly serves GetHealth with a fixed snapshot, with none of the
 // plugin machinery.
 type healthOnly struct {
-	v1.UnimplementedSubjectServer
-	subject *example.Subject
+	wire.UnimplementedSubjectServer
+	snap *wire.HealthSnapshot
 }
 
-func (h healthOnly) GetHealth(ctx context.Context, _ *v1.GetHealthRequest) (*v1.HealthSnapshot, error) {
-	return h.subject.Health(ctx)
+func (h healthOnly) GetHealth(context.Context, *wire.GetHealthRequest) (*wire.HealthSnapshot, error) {
+	return h.snap, nil
 }
 
 func measureRoundTrips(b *testing.B, call func() error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,15 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/demohost/demohost/internal/testkit"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/demohost/demohost/host/subject"
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // alive reports whether pid runs (a zombie waiting to be reaped does not).
-func alive(pid int) bool {
-	state := processState(pid)
-	return state != "" && state != "Z"
-}
+func alive(pid int) bool { return !testkit.ProcessEnded(pid) }
 
 // processState is the state letter of /proc/PID/stat (R, S, T, Z...).
 func processState(pid int) string {
@@ -104,6 +104,9 @@ func TestCallsWithoutDeadlineGetOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if err := p.Subject.Configure(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.Subject.Health(context.Background()); err != nil {
 		t.Fatalf("a quick call failed: %v", err)
 	}
@@ -112,10 +115,33 @@ func TestCallsWithoutDeadlineGetOne(t *testing.T) {
 	testkit.WaitFor(t, 5*time.Second, "the plugin to stop", func() bool { return processState(p.PID()) == "T" })
 	start := time.Now()
 	_, err = p.Subject.Health(context.Background())
-	if err == nil {
-		t.Fatal("a call to a hung plugin returned no error")
+	if !errors.Is(err, subject.ErrTimedOut) {
+		t.Fatalf("a call to a hung plugin returned %v; want it timed out", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("a call to a hung plugin took %s; want about the 200ms deadline", took)
+	}
+}
+
+// A plugin's error reaches the host as the plugin wrote it, without gRPC's
+// framing, and with its kind: here the sdk refusing a call made out of
+// order, and a fault kind the plugin never declared.
+func TestCallErrorsAreThePluginsOwnWords(t *testing.T) {
+	p, err := Launch(Config{Path: examplePlugin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	_, err = p.Subject.Chapters(ctx)
+	if !errors.Is(err, subject.ErrRefused) || !strings.HasPrefix(err.Error(), "Chapters before Configure") {
+		t.Errorf("Chapters before Configure = %v; want the sdk's refusal, as it wrote it", err)
+	}
+	if err := p.Subject.Configure(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Subject.InjectChaos(ctx, subject.Fault{Kind: "REDIS_PAUSE"})
+	if !errors.Is(err, subject.ErrRefused) || strings.Contains(err.Error(), "rpc error") || !strings.Contains(err.Error(), "REDIS_PAUSE") {
+		t.Errorf("InjectChaos of an undeclared kind = %v; want a refusal naming the kind, without gRPC framing", err)
 	}
 }

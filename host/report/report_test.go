@@ -28,7 +28,7 @@ func TestSampleJournalIsCurrent(t *testing.T) {
 	j := journaltest.Sample(2*time.Minute, 3)
 	j.AddEvidence()
 	if *update {
-		if err := j.Write(sampleJournal); err != nil {
+		if err := writeJournal(j, sampleJournal); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,7 +37,7 @@ func TestSampleJournalIsCurrent(t *testing.T) {
 		t.Fatalf("%v (run go test ./host/report -run SampleJournal -update)", err)
 	}
 	path := filepath.Join(t.TempDir(), "j.json")
-	if err := j.Write(path); err != nil {
+	if err := writeJournal(j, path); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
@@ -164,7 +164,7 @@ func TestReportsAreByteIdentical(t *testing.T) {
 	j := journaltest.Sample(2*time.Minute, 3)
 	shift(j, now.Sub(j.StartedAt))
 	path := filepath.Join(t.TempDir(), "r.json")
-	if err := j.Write(path); err != nil {
+	if err := writeJournal(j, path); err != nil {
 		t.Fatal(err)
 	}
 	saved, err := journal.Read(path)
@@ -425,4 +425,9 @@ func BenchmarkWriteJUnit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// writeJournal saves j as --report does.
+func writeJournal(j *journal.Journal, path string) error {
+	return report.Outputs{Journal: path}.Write(j, io.Discard)
 }

@@ -35,6 +35,9 @@ type chapterRun struct {
 	lines         []StatusLine
 	exps          []*expectationRun
 	err           string // the chapter failed outside its expectations
+	// carried: the chapter was left while a hold lasting as long as its
+	// fault was still holding; it settles when the fault is reverted.
+	carried bool
 }
 
 func newChapterRun(i int, c subject.Chapter) *chapterRun {
@@ -51,14 +54,22 @@ func (c *chapterRun) busy() bool {
 	return !c.countdownUntil.IsZero() || c.steadyWait || c.actionRunning
 }
 
-// resolved reports whether every expectation has an outcome.
+// resolved reports whether every expectation has an outcome, but for holds
+// that last while a fault with no duration is active: those go on after the
+// chapter is left, until a revert_chaos chapter (or the end) reverts it.
 func (c *chapterRun) resolved() bool {
 	for _, e := range c.exps {
-		if e.state == Pending {
+		if e.state == Pending && !c.outlasts(e) {
 			return false
 		}
 	}
 	return true
+}
+
+// outlasts reports whether e holds for as long as the chapter's fault,
+// which has no duration and was injected: it may outlast the chapter.
+func (c *chapterRun) outlasts(e *expectationRun) bool {
+	return e.exp.WhileFault && c.ch.Fault != nil && c.ch.Fault.Duration == 0 && !e.armedAt.IsZero()
 }
 
 // fail marks the chapter failed for a reason outside its expectations (the
@@ -330,12 +341,38 @@ func (u *run) leave(i int) {
 	c.left = true
 	c.countdownUntil, c.steadyWait = time.Time{}, false
 	c.finishedAt = time.Now()
+	for _, e := range c.exps {
+		if e.state == Pending && c.outlasts(e) && u.faultActive(i) {
+			c.carried = true
+		}
+	}
+	if c.carried {
+		c.status = statusRunning
+		u.event(journal.KindChapter, fmt.Sprintf("chapter %d goes on holding while its fault is active: %s", i+1, c.ch.Title))
+		return
+	}
+	u.settle(c)
+}
+
+// settle gives a left chapter its final status and says it.
+func (u *run) settle(c *chapterRun) {
+	c.carried = false
 	c.status = c.finalStatus()
-	msg := fmt.Sprintf("chapter %d %s: %s", i+1, c.status, c.ch.Title)
+	msg := fmt.Sprintf("chapter %d %s: %s", c.index+1, c.status, c.ch.Title)
 	if c.err != "" {
 		msg += " (" + c.err + ")"
 	}
 	u.event(journal.KindChapter, msg)
+}
+
+// faultActive reports whether chapter i's fault is still active.
+func (u *run) faultActive(i int) bool {
+	for _, a := range u.active {
+		if a.chapter == i {
+			return true
+		}
+	}
+	return false
 }
 
 // journal is the chapter's outcome for the report.
@@ -347,7 +384,7 @@ func (c *chapterRun) journal() journal.Chapter {
 		Expectations: []journal.Expectation{},
 		Error:        c.err,
 	}
-	if c.left {
+	if c.left && !c.carried {
 		out.Status = c.status
 	}
 	if c.entered {

@@ -100,10 +100,11 @@ func (u *run) endHold(e *expectationRun, at time.Time) {
 }
 
 // faultReverted settles what waited for fault a's revert at t: the holds
-// that last while it is active, and the after expectations of its chapter.
+// that last while it is active (in its chapter, or carried on past it), and
+// the after expectations of its chapter.
 func (u *run) faultReverted(a activeFault, t time.Time) {
 	c := u.chapters[a.chapter]
-	if c.left || a.chapter != u.frontier {
+	if c.left && !c.carried {
 		return
 	}
 	for _, e := range c.exps {
@@ -111,12 +112,25 @@ func (u *run) faultReverted(a activeFault, t time.Time) {
 			u.endHold(e, t)
 		}
 	}
+	if c.carried {
+		u.settle(c)
+		return
+	}
 	u.arm(c, subject.After, t)
 	u.maybeAdvance(a.chapter)
 }
 
-// evaluate checks the newest chapter's armed expectations against h.
+// evaluate checks the armed expectations of the newest chapter, and of
+// chapters left with a hold still going on, against h.
 func (u *run) evaluate(h *subject.Health, now time.Time) {
+	for _, c := range u.chapters {
+		if c.carried {
+			u.check(c, h, now)
+			if c.resolved() && !c.pending(subject.Holds) {
+				u.settle(c)
+			}
+		}
+	}
 	if u.frontier < 0 {
 		return
 	}
@@ -125,6 +139,15 @@ func (u *run) evaluate(h *subject.Health, now time.Time) {
 	if c.left {
 		return
 	}
+	u.check(c, h, now)
+	if c.steadyWait && !c.pending(subject.Before) {
+		u.injectAndStart(i)
+	}
+	u.maybeAdvance(i)
+}
+
+// check evaluates chapter c's armed, pending expectations against h.
+func (u *run) check(c *chapterRun, h *subject.Health, now time.Time) {
 	takenAt := h.TakenAt
 	if takenAt.IsZero() {
 		takenAt = now
@@ -149,10 +172,6 @@ func (u *run) evaluate(h *subject.Health, now time.Time) {
 			u.event(journal.KindExpect, "met: "+e.desc+" ("+reason+")")
 		}
 	}
-	if c.steadyWait && !c.pending(subject.Before) {
-		u.injectAndStart(i)
-	}
-	u.maybeAdvance(i)
 }
 
 // journal is the expectation's outcome for the report.

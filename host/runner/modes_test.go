@@ -96,9 +96,13 @@ var (
 
 var modeDesc = subject.Description{Name: "modes", Faults: []subject.FaultKind{{Kind: "FREEZE"}}}
 
-func noLag() subject.Check   { return subject.Check{Kind: subject.CheckViolationAbsent, Invariant: "lag"} }
-func lagSeen() subject.Check { return subject.Check{Kind: subject.CheckViolationPresent, Invariant: "lag"} }
-func allUp() subject.Check   { return subject.Check{Kind: subject.CheckAllNodes, State: subject.Up} }
+func noLag() subject.Check {
+	return subject.Check{Kind: subject.CheckViolationAbsent, Invariant: "lag"}
+}
+func lagSeen() subject.Check {
+	return subject.Check{Kind: subject.CheckViolationPresent, Invariant: "lag"}
+}
+func allUp() subject.Check { return subject.Check{Kind: subject.CheckAllNodes, State: subject.Up} }
 
 // runModes runs chapters headless against p and returns the journal.
 func runModes(t *testing.T, p subject.Plugin, chapters ...subject.Chapter) *journal.Journal {
@@ -330,5 +334,41 @@ func TestFatalActionAbortsTheRun(t *testing.T) {
 	}
 	if j.Result != runner.ResultAborted || j.Chapters[1].StartedAt != nil {
 		t.Errorf("result %s, chapter 2 started %v; want aborted before it", j.Result, j.Chapters[1].StartedAt)
+	}
+}
+
+// A hold lasting while a fault with no duration is active goes on past its
+// chapter until a revert_chaos chapter reverts the fault: a snapshot that
+// breaks it in the meantime fails the chapter it belongs to.
+func TestHoldWhileFaultOutlastsItsChapter(t *testing.T) {
+	chapters := func() []subject.Chapter {
+		return []subject.Chapter{
+			{ID: "1", Title: "freeze a follower", Fault: &subject.Fault{Kind: "FREEZE"},
+				Expectations: []subject.Expectation{{Mode: subject.Holds, Check: noLag(), WhileFault: true}}},
+			{ID: "2", Title: "meanwhile", Expectations: []subject.Expectation{{Mode: subject.Holds, Check: allUp(), Within: 600 * time.Millisecond}}},
+			{ID: "3", Title: "heal", RevertChaos: true},
+		}
+	}
+	p := newScripted(calm)
+	j := runModes(t, p, chapters()...)
+	_, reverted := p.times()
+	if len(reverted) != 1 {
+		t.Fatalf("reverted %d times, want once", len(reverted))
+	}
+	e := expectation(t, j, 0, 0)
+	if !e.Met || e.MetAt.Before(reverted[0]) || j.Chapters[0].Status != journal.Passed {
+		t.Errorf("chapter 1 %s, hold %+v; want it held until the revert at %v", j.Chapters[0].Status, e, reverted[0])
+	}
+
+	// The lag appears while chapter 2 runs: chapter 1's hold breaks.
+	p = newScripted(calm)
+	lag := time.AfterFunc(300*time.Millisecond, func() { p.set(subject.Health{Nodes: calm.Nodes, Violations: troubled.Violations}) })
+	defer lag.Stop()
+	j = runModes(t, p, chapters()...)
+	if e := expectation(t, j, 0, 0); e.Met || e.BrokenAt == nil || j.Chapters[0].Status != journal.Failed {
+		t.Errorf("chapter 1 %s, hold %+v; want broken after the chapter was left", j.Chapters[0].Status, e)
+	}
+	if j.Chapters[1].Status != journal.Passed {
+		t.Errorf("chapter 2 = %s, want passed (its own hold is about nodes)", j.Chapters[1].Status)
 	}
 }

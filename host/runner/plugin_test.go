@@ -3,20 +3,16 @@ package runner_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-
-	"github.com/demohost/demohost/host/chaoslog"
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/pluginhost"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
-	"github.com/demohost/demohost/sdk"
 )
 
 // examplePlugin is the example subject's executable, built once by TestMain.
@@ -26,54 +22,53 @@ func TestMain(m *testing.M) {
 	testkit.MainWithBuilt(m, &examplePlugin, "demohost-example", testkit.ExamplePlugin)
 }
 
-// launched is a running example plugin.
+// launched is a running example plugin, configured, with its chapters
+// checked and their faults' parameters filled in, as the host has them.
 type launched struct {
-	client   *plugin.Client
-	subject  *sdk.Client
-	desc     *sdk.Description
-	chapters []*sdk.Chapter
+	plugin   *pluginhost.Plugin
+	desc     subject.Description
+	options  map[string]string
+	chapters []subject.Chapter
 }
 
-// launchExample starts the example plugin over gRPC, configures it with
-// opts and fetches its chapters. The plugin is killed when the test ends.
+// launchExample starts the example plugin, configures it with opts and
+// fetches its chapters. The plugin is stopped when the test ends.
 func launchExample(t testing.TB, opts map[string]string) *launched {
 	t.Helper()
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              exec.Command(examplePlugin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Managed:          true,
-		StartTimeout:     10 * time.Second,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
+	p, err := pluginhost.Launch(pluginhost.Config{Path: examplePlugin})
 	if err != nil {
 		t.Fatalf("start example plugin: %v", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatalf("dispense: %v", err)
-	}
-	subject := raw.(*sdk.Client)
+	t.Cleanup(p.Close)
 	ctx := context.Background()
-	desc, err := subject.Describe(ctx)
+	desc, err := p.Subject.Describe(ctx)
 	if err != nil {
 		t.Fatalf("describe: %v", err)
 	}
-	if err := subject.Configure(ctx, opts); err != nil {
+	options, err := subject.CheckOptions(desc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Subject.Configure(ctx, options); err != nil {
 		t.Fatalf("configure: %v", err)
 	}
-	chapters, err := subject.Chapters(ctx)
+	chapters, err := p.Subject.Chapters(ctx)
 	if err != nil {
 		t.Fatalf("chapters: %v", err)
 	}
-	if err := sdk.ValidateChapters(chapters, desc.ChaosTypes); err != nil {
+	if err := subject.CheckChapters(desc, chapters); err != nil {
 		t.Fatalf("example chapters invalid: %v", err)
 	}
-	return &launched{client: client, subject: subject, desc: desc, chapters: chapters}
+	for i, c := range chapters {
+		if c.Fault != nil {
+			f, err := subject.ResolveFault(desc, *c.Fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chapters[i].Fault = &f
+		}
+	}
+	return &launched{plugin: p, desc: desc, options: options, chapters: chapters}
 }
 
 // fastOptions keep the example's timings short.
@@ -81,11 +76,11 @@ var fastOptions = map[string]string{"countdown": "0s", "detect_after": "100ms", 
 
 // config is a runner config for the launched plugin, observed through a spy.
 func (l *launched) config(headless bool) (runner.Config, *spy) {
-	s := &spy{Subject: l.subject, health: l.subject}
+	s := &spy{Plugin: l.plugin.Subject, health: l.plugin.Subject.Health}
 	return runner.Config{
-		Subject:        s,
+		Plugin:         s,
 		Description:    l.desc,
-		Options:        fastOptions,
+		Options:        l.options,
 		Chapters:       l.chapters,
 		Headless:       headless,
 		HealthInterval: 50 * time.Millisecond,
@@ -99,27 +94,25 @@ func (l *launched) config(headless bool) (runner.Config, *spy) {
 // calls made, and the plugin's own health just before Teardown (which shows
 // whether every fault was really reverted).
 type spy struct {
-	runner.Subject
-	health interface {
-		Health(context.Context) (*sdk.HealthSnapshot, error)
-	}
+	subject.Plugin
+	health func(context.Context) (subject.Health, error)
 
 	mu             sync.Mutex
-	entered        []int
+	entered        []string
 	injected       []string
 	reverted       []string
-	beforeTeardown *sdk.HealthSnapshot
+	beforeTeardown *subject.Health
 }
 
-func (s *spy) EnterChapter(ctx context.Context, index int, status func(*sdk.ChapterEvent)) error {
+func (s *spy) EnterChapter(ctx context.Context, id string, status func(subject.Line)) error {
 	s.mu.Lock()
-	s.entered = append(s.entered, index)
+	s.entered = append(s.entered, id)
 	s.mu.Unlock()
-	return s.Subject.EnterChapter(ctx, index, status)
+	return s.Plugin.EnterChapter(ctx, id, status)
 }
 
-func (s *spy) InjectChaos(ctx context.Context, cfg *sdk.ChaosConfig) (*sdk.Injected, error) {
-	inj, err := s.Subject.InjectChaos(ctx, cfg)
+func (s *spy) InjectChaos(ctx context.Context, f subject.Fault) (subject.Injected, error) {
+	inj, err := s.Plugin.InjectChaos(ctx, f)
 	if err == nil {
 		s.mu.Lock()
 		s.injected = append(s.injected, inj.Handle)
@@ -128,24 +121,31 @@ func (s *spy) InjectChaos(ctx context.Context, cfg *sdk.ChaosConfig) (*sdk.Injec
 	return inj, err
 }
 
-func (s *spy) RevertChaos(ctx context.Context, handle string, cfg *sdk.ChaosConfig) (string, error) {
-	d, err := s.Subject.RevertChaos(ctx, handle, cfg)
+func (s *spy) RevertChaos(ctx context.Context, r subject.Revert) (string, error) {
+	d, err := s.Plugin.RevertChaos(ctx, r)
 	if err == nil {
 		s.mu.Lock()
-		s.reverted = append(s.reverted, handle)
+		s.reverted = append(s.reverted, r.Handle)
 		s.mu.Unlock()
 	}
 	return d, err
 }
 
-func (s *spy) Teardown(ctx context.Context, progress func(*sdk.ProgressEvent)) error {
-	h, err := s.health.Health(ctx)
+func (s *spy) Teardown(ctx context.Context, progress func(subject.Line)) error {
+	h, err := s.health(ctx)
 	s.mu.Lock()
 	if err == nil {
-		s.beforeTeardown = h
+		s.beforeTeardown = &h
 	}
 	s.mu.Unlock()
-	return s.Subject.Teardown(ctx, progress)
+	return s.Plugin.Teardown(ctx, progress)
+}
+
+// calls returns what the spy saw.
+func (s *spy) calls() (entered, injected, reverted []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.entered...), append([]string(nil), s.injected...), append([]string(nil), s.reverted...)
 }
 
 // assertAllUpBeforeTeardown fails unless the plugin reported every node UP
@@ -162,28 +162,23 @@ func (s *spy) assertAllUpBeforeTeardown(t *testing.T) {
 		t.Fatal("no nodes before teardown")
 	}
 	for _, n := range h.Nodes {
-		if n.State != sdk.Up {
-			t.Errorf("before teardown %s is %s: a fault was left behind", n.Id, n.State)
+		if n.State != subject.Up {
+			t.Errorf("before teardown %s is %s: a fault was left behind", n.ID, n.State)
 		}
+	}
+	if len(h.Violations) != 0 {
+		t.Errorf("before teardown the plugin reports %+v: a fault was left behind", h.Violations)
 	}
 }
 
 // started runs r in the background; wait returns what Run returned.
 func started(t *testing.T, ctx context.Context, r *runner.Runner) (wait func() (*journal.Journal, error)) {
 	t.Helper()
-	type result struct {
-		j   *journal.Journal
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		j, err := r.Run(ctx)
-		done <- result{j, err}
-	}()
+	go func() { _, _ = r.Run(ctx) }()
 	return func() (*journal.Journal, error) {
 		select {
-		case res := <-done:
-			return res.j, res.err
+		case <-r.Done():
+			return r.Result()
 		case <-time.After(30 * time.Second):
 			t.Fatal("Run did not return within 30s")
 			return nil, nil
@@ -223,15 +218,15 @@ func describe(s runner.Snapshot) string {
 	return out
 }
 
-// attachChaosLog gives cfg a real on-disk chaos log in a fresh directory,
-// as demohost does, and returns it with its directory.
-func attachChaosLog(t *testing.T, cfg *runner.Config) (*chaoslog.Log, string) {
+// attachLedger gives cfg a ledger with its log on disk in a fresh
+// directory, as a session does, and returns it with its directory.
+func attachLedger(t *testing.T, cfg *runner.Config) (*ledger.Ledger, string) {
 	t.Helper()
 	dir := t.TempDir()
-	log, err := chaoslog.Open(dir, examplePlugin, cfg.Options)
+	l, err := ledger.Open(dir, ledger.Run{Plugin: examplePlugin, Options: cfg.Options})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ChaosLog = log
-	return log, dir
+	cfg.Ledger = l
+	return l, dir
 }

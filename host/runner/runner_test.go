@@ -9,13 +9,13 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 func TestHeadlessRunPassesEveryExampleChapter(t *testing.T) {
 	l := launchExample(t, fastOptions)
 	cfg, spy := l.config(true)
-	log, logDir := attachChaosLog(t, &cfg)
+	log, logDir := attachLedger(t, &cfg)
 	r := runner.New(cfg)
 	snaps, _ := r.Subscribe()
 
@@ -55,8 +55,8 @@ func TestHeadlessRunPassesEveryExampleChapter(t *testing.T) {
 		t.Fatalf("chaos entries = %d, want 1: %+v", len(j.Chaos), j.Chaos)
 	}
 	c := j.Chaos[0]
-	if c.Type != "CONTAINER_KILL" || c.Target != "node-2" || c.Handle == "" || c.RevertedAt == nil || c.RevertedBy != "chapter" || c.RevertError != "" {
-		t.Errorf("chaos entry = %+v, want CONTAINER_KILL on node-2 reverted by the recovery chapter", c)
+	if c.Type != "NODE_KILL" || c.Target != "node-2" || c.Params["count"] != "1" || c.Handle == "" || c.RevertedAt == nil || c.RevertedBy != "chapter" || c.RevertError != "" || c.RevertDetail != "started node-2 again" {
+		t.Errorf("chaos entry = %+v, want NODE_KILL count=1 on node-2 reverted by the recovery chapter, with the plugin's line", c)
 	}
 	if len(j.ViolationsSeen) != 1 || j.ViolationsSeen[0].Invariant != "node_down" || j.ViolationsSeen[0].FirstSeen.Before(c.InjectedAt) {
 		t.Errorf("violations seen = %+v, want node_down after the injection", j.ViolationsSeen)
@@ -105,7 +105,7 @@ func TestTimedOutExpectationFailsTheChapterAndTheRunGoesOn(t *testing.T) {
 	l := launchExample(t, opts)
 	// node_down is never raised (detect_after 1h); give up on it quickly.
 	kill := chapterWithChaos(t, l.chapters)
-	kill.Expectations = []*sdk.Expectation{sdk.ExpectViolation("node_down", 300*time.Millisecond)}
+	kill.Expectations = []subject.Expectation{{Mode: subject.Eventually, Check: subject.Check{Kind: subject.CheckViolationPresent, Invariant: "node_down"}, Within: 300 * time.Millisecond}}
 	cfg, spy := l.config(true)
 
 	j, err := runner.New(cfg).Run(context.Background())
@@ -131,12 +131,12 @@ func TestTimedOutExpectationFailsTheChapterAndTheRunGoesOn(t *testing.T) {
 	spy.assertAllUpBeforeTeardown(t)
 }
 
-// chapterWithChaos returns the example's chaos chapter.
-func chapterWithChaos(t *testing.T, chapters []*sdk.Chapter) *sdk.Chapter {
+// chapterWithChaos returns the example's chapter that injects a fault.
+func chapterWithChaos(t *testing.T, chapters []subject.Chapter) *subject.Chapter {
 	t.Helper()
-	for _, c := range chapters {
-		if c.Chaos != nil {
-			return c
+	for i := range chapters {
+		if chapters[i].Fault != nil {
+			return &chapters[i]
 		}
 	}
 	t.Fatal("the example has no chaos chapter")
@@ -170,17 +170,20 @@ func allMet(c *runner.ChapterView) bool {
 func atChaos(t *testing.T, snaps <-chan runner.Snapshot) runner.Snapshot {
 	t.Helper()
 	return waitSnapshot(t, snaps, 10*time.Second, "the kill chapter with node-2 DOWN", func(s runner.Snapshot) bool {
-		return s.Index == 2 && len(s.Chaos) == 1 && nodeState(s, "node-2") == sdk.Down
+		return s.Index == 2 && len(s.Chaos) == 1 && nodeState(s, "node-2") == subject.Down
 	})
 }
 
-func nodeState(s runner.Snapshot, id string) sdk.NodeState {
-	for _, n := range s.Health.GetNodes() {
-		if n.Id == id {
+func nodeState(s runner.Snapshot, id string) subject.NodeState {
+	if s.Health == nil {
+		return subject.Unknown
+	}
+	for _, n := range s.Health.Nodes {
+		if n.ID == id {
 			return n.State
 		}
 	}
-	return sdk.Unknown
+	return subject.Unknown
 }
 
 func TestBlocksAdvanceRefusesWhileTheActionRunsThenAutoAdvances(t *testing.T) {
@@ -205,14 +208,14 @@ func TestBlocksAdvanceRefusesWhileTheActionRunsThenAutoAdvances(t *testing.T) {
 	if _, err := wait(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if len(spy.entered) != 1 || spy.entered[0] != 1 {
-		t.Errorf("EnterChapter calls = %v, want only chapter 1's action", spy.entered)
+	if entered, _, _ := spy.calls(); len(entered) != 1 || entered[0] != "warm-up" {
+		t.Errorf("EnterChapter calls = %v, want only the warm-up chapter's action", entered)
 	}
 }
 
 func TestBlocksAdvanceRefusesDuringTheCountdown(t *testing.T) {
 	l := launchExample(t, fastOptions)
-	chapterWithChaos(t, l.chapters).ChaosCountdown = sdk.Dur(3 * time.Second)
+	chapterWithChaos(t, l.chapters).Countdown = 3 * time.Second
 	r, spy, snaps, wait := interactive(t, l, context.Background())
 
 	r.Next()
@@ -232,7 +235,7 @@ func TestBlocksAdvanceRefusesDuringTheCountdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if len(j.Chaos) != 0 || len(spy.injected) != 0 {
+	if _, injected, _ := spy.calls(); len(j.Chaos) != 0 || len(injected) != 0 {
 		t.Errorf("quitting during the countdown injected chaos: %+v", j.Chaos)
 	}
 	if j.Result != runner.ResultAborted || j.Chapters[2].Status != journal.Skipped || j.Chapters[4].Status != journal.Skipped {
@@ -242,7 +245,7 @@ func TestBlocksAdvanceRefusesDuringTheCountdown(t *testing.T) {
 
 func TestChaosIsRevertedAtTheEndOfItsDuration(t *testing.T) {
 	l := launchExample(t, fastOptions)
-	chapterWithChaos(t, l.chapters).Chaos.Duration = sdk.Dur(300 * time.Millisecond)
+	chapterWithChaos(t, l.chapters).Fault.Duration = 300 * time.Millisecond
 	r, spy, snaps, wait := interactive(t, l, context.Background())
 
 	r.Next()
@@ -251,7 +254,7 @@ func TestChaosIsRevertedAtTheEndOfItsDuration(t *testing.T) {
 		t.Error("active chaos has no end time although it has a duration")
 	}
 	waitSnapshot(t, snaps, 5*time.Second, "the fault reverted while still on its chapter", func(s runner.Snapshot) bool {
-		return s.Index == 2 && len(s.Chaos) == 0 && nodeState(s, "node-2") == sdk.Up
+		return s.Index == 2 && len(s.Chaos) == 0 && nodeState(s, "node-2") == subject.Up
 	})
 	r.Quit()
 	j, err := wait()
@@ -261,8 +264,8 @@ func TestChaosIsRevertedAtTheEndOfItsDuration(t *testing.T) {
 	if c := j.Chaos[0]; c.RevertedBy != "duration" || c.RevertedAt == nil || c.RevertedAt.Sub(c.InjectedAt) < 300*time.Millisecond {
 		t.Errorf("chaos = %+v, want reverted by duration after 300ms", c)
 	}
-	if len(spy.reverted) != 1 {
-		t.Errorf("reverts = %v, want exactly one", spy.reverted)
+	if _, _, reverted := spy.calls(); len(reverted) != 1 {
+		t.Errorf("reverts = %v, want exactly one", reverted)
 	}
 }
 
@@ -282,14 +285,14 @@ func TestPrevShowsAChapterAgainAndNextReturnsWithoutRerunning(t *testing.T) {
 	r.Next()
 	r.Next()
 	s = waitSnapshot(t, snaps, 5*time.Second, "back at the kill chapter, node_down seen", func(s runner.Snapshot) bool {
-		return s.Index == 2 && s.Current.Expectations[0].State == runner.Met
+		return s.Index == 2 && allMet(s.Current)
 	})
 	if len(s.Chaos) != 1 {
 		t.Errorf("fault no longer active after Prev/Next: %+v", s.Chaos)
 	}
 	r.Next() // recovery: reverts the fault
 	waitSnapshot(t, snaps, 10*time.Second, "recovery met", func(s runner.Snapshot) bool {
-		return s.Index == 3 && len(s.Chaos) == 0 && s.Current.Expectations[0].State == runner.Met && s.Current.Expectations[1].State == runner.Met
+		return s.Index == 3 && len(s.Chaos) == 0 && allMet(s.Current)
 	})
 	r.Next()
 	waitSnapshot(t, snaps, 5*time.Second, "the last chapter", func(s runner.Snapshot) bool { return s.Index == 4 })
@@ -307,8 +310,8 @@ func TestPrevShowsAChapterAgainAndNextReturnsWithoutRerunning(t *testing.T) {
 	if j.Result != journal.Passed {
 		t.Errorf("result = %q, want passed; chapters %+v", j.Result, j.Chapters)
 	}
-	if len(spy.entered) != 1 || len(spy.injected) != 1 {
-		t.Errorf("actions run %v, faults injected %v: want each once", spy.entered, spy.injected)
+	if entered, injected, _ := spy.calls(); len(entered) != 1 || len(injected) != 1 {
+		t.Errorf("actions run %v, faults injected %v: want each once", entered, injected)
 	}
 	if j.Chaos[0].RevertedBy != "chapter" {
 		t.Errorf("chaos = %+v, want reverted by the recovery chapter", j.Chaos[0])

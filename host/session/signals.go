@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -14,13 +15,13 @@ import (
 
 // signalActions is what a signal can do to a run.
 type signalActions struct {
-	log       hclog.Logger
+	log         hclog.Logger
 	quit        func() // runner.Quit: revert, tear down; again: stop waiting for the plugin
 	cancelRun   context.CancelFunc
 	stopWaiting context.CancelFunc // stop waiting for the plugin's own cleanup on exit
-	headless  bool // in the terminal UI the screen is not ours to write on
-	stderr    io.Writer
-	exit      func(int)
+	headless    bool               // in the terminal UI the screen is not ours to write on
+	stderr      io.Writer
+	exit        func(int)
 }
 
 // signals turns SIGINT, SIGTERM and SIGHUP into escalating steps:
@@ -37,6 +38,7 @@ type signalActions struct {
 type signals struct {
 	act         signalActions
 	stopped     chan struct{}
+	stopOnce    sync.Once
 	interrupted atomic.Value // name of the signal that ended the run
 	ended       atomic.Bool
 }
@@ -56,8 +58,12 @@ func (s *signals) loop(ch <-chan os.Signal) {
 	step := 0
 	for {
 		var sig os.Signal
+		var ok bool
 		select {
-		case sig = <-ch:
+		case sig, ok = <-ch:
+			if !ok {
+				return // closed by its owner: no more signals
+			}
 		case <-s.stopped:
 			return
 		}
@@ -101,8 +107,8 @@ func (s *signals) interruptedBy() string {
 	return name
 }
 
-// stop ends the watch.
-func (s *signals) stop() { close(s.stopped) }
+// stop ends the watch; calling it again does nothing.
+func (s *signals) stop() { s.stopOnce.Do(func() { close(s.stopped) }) }
 
 // signalName is e.g. SIGINT.
 func signalName(sig os.Signal) string {

@@ -132,10 +132,8 @@ func checkExpectation(c Chapter, e Expectation) error {
 	switch e.Mode {
 	case Eventually:
 	case Holds:
-		if e.WhileFault {
-			if c.Fault == nil || c.Fault.Duration <= 0 {
-				return errors.New("holds while the fault is active needs the chapter's fault to have a duration")
-			}
+		if e.WhileFault && c.Fault == nil {
+			return errors.New("holds while the fault is active needs the chapter to have a fault")
 		}
 	case Before:
 		if c.Fault == nil {

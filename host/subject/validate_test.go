@@ -47,7 +47,9 @@ func TestCheckChapters(t *testing.T) {
 		{"auto advance without action", func(cs []Chapter) { cs[3].HasAction = false }, "auto_advance needs an on-enter action"},
 		{"negative countdown", func(cs []Chapter) { cs[1].Countdown = -time.Second }, "countdown must not be negative"},
 		{"before without fault", func(cs []Chapter) { cs[0].Expectations[0].Mode = Before }, "a before expectation needs the chapter to have a fault"},
-		{"hold while fault without duration", func(cs []Chapter) { cs[1].Fault.Duration = 0 }, "holds while the fault is active needs the chapter's fault to have a duration"},
+		{"hold while fault without fault", func(cs []Chapter) {
+			cs[0].Expectations[0] = Expectation{Mode: Holds, Check: Check{Kind: CheckAllNodes}, WhileFault: true}
+		}, "holds while the fault is active needs the chapter to have a fault"},
 		{"after without revert", func(cs []Chapter) { cs[2].RevertChaos = false }, "an after expectation needs a fault with a duration or a revert_chaos chapter"},
 		{"no within", func(cs []Chapter) { cs[0].Expectations[0].Within = 0 }, "needs a positive `within`"},
 		{"unknown check", func(cs []Chapter) { cs[0].Expectations[0].Check.Kind = 42 }, "unknown check kind 42"},

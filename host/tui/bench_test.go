@@ -12,33 +12,37 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/gdamore/tcell/v2/terminfo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/demohost/demohost/host/pluginhost"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
-	"github.com/demohost/demohost/sdk"
 )
 
 // BenchmarkRenderFrame draws a full frame (render + Show) with 100 nodes,
-// 20 metrics with full sparkline history, counters and events. Target:
-// ≤ 2 ms per frame.
+// 20 metrics with full sparkline history, counters and events, and reports
+// the mean time of one frame (ms/frame) of framesPerOp per iteration.
+//
+// Target: ≤ 2 ms per frame.
 func BenchmarkRenderFrame(b *testing.B) {
 	snap := demoSnapshot()
 	snap.Health.Nodes = bigCluster(100)
 	snap.Health.Metrics = nil
 	for i := range 20 {
-		snap.Health.Metrics = append(snap.Health.Metrics, &sdk.Metric{Name: fmt.Sprintf("metric_%02d", i), Value: float64(i * 10), Unit: "ops/s"})
+		snap.Health.Metrics = append(snap.Health.Metrics, subject.Metric{Name: fmt.Sprintf("metric_%02d", i), Value: float64(i * 10), Unit: "ops/s", Kind: subject.MetricRate})
 	}
 	for i := range 50 {
 		snap.Events = append(snap.Events, runner.Event{At: t0, Kind: "status", Message: fmt.Sprintf("status line %d of the on-enter action", i)})
 	}
 	v := newView(theme{})
 	for i := range historyLen {
-		snap.Health.TakenAt = sdk.Time(t0.Add(time.Duration(i) * time.Second))
-		for _, m := range snap.Health.Metrics {
-			m.Value = float64(i % 17)
+		h := *snap.Health
+		h.TakenAt = t0.Add(time.Duration(i) * time.Second)
+		h.Metrics = append([]subject.Metric(nil), h.Metrics...)
+		for k := range h.Metrics {
+			h.Metrics[k].Value = float64(i % 17)
 		}
+		snap.Health = &h
 		v.observe(&snap)
 	}
 	// render: our drawing on a SimulationScreen. sim: plus its Show, which
@@ -68,13 +72,13 @@ func BenchmarkRenderFrame(b *testing.B) {
 		b.Run(fmt.Sprintf("%dx%d/tty", size.w, size.h), func(b *testing.B) {
 			s := newTtyScreen(b, &discardTty{size: tcell.WindowSize{Width: size.w, Height: size.h}, closed: make(chan struct{})})
 			frame := snap
-			health := proto.Clone(snap.Health).(*sdk.HealthSnapshot)
-			frame.Health = health
 			i := 0
 			for b.Loop() {
 				for range framesPerOp {
 					i++
-					health.TakenAt = sdk.Time(t0.Add(time.Duration(historyLen+i) * time.Second))
+					health := *snap.Health // a new sample, as the runner hands out
+					health.TakenAt = t0.Add(time.Duration(historyLen+i) * time.Second)
+					frame.Health = &health
 					v.observe(&frame)
 					render(s, &frame, v, t0.Add(time.Duration(i)*time.Second))
 					s.Show()
@@ -130,8 +134,9 @@ func newTtyScreen(b *testing.B, tty *discardTty) tcell.Screen {
 // while the health stream runs (the real runner and example plugin, health
 // every 250 ms, the view on a terminfo screen whose terminal discards
 // output) and reports the host process's CPU time as a percentage of one
-// core. Target: ≤ 1 %.
-// Run it alone: go test -run '^$' -bench Idle ./host/tui
+// core. Run it alone: go test -run '^$' -bench Idle ./host/tui
+//
+// Target: ≤ 1 %.
 func BenchmarkIdleCPU(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "demohost-example")
 	if err := testkit.GoBuild(bin, testkit.ExamplePlugin); err != nil {
@@ -154,14 +159,21 @@ func idleCPU(b *testing.B, bin string, span time.Duration) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := p.Subject.Configure(ctx, nil); err != nil {
+	options, err := subject.CheckOptions(desc, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Subject.Configure(ctx, options); err != nil {
 		b.Fatal(err)
 	}
 	chapters, err := p.Subject.Chapters(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := runner.New(runner.Config{Subject: p.Subject, Description: desc, Chapters: chapters})
+	if err := subject.CheckChapters(desc, chapters); err != nil {
+		b.Fatal(err)
+	}
+	r := runner.New(runner.Config{Plugin: p.Subject, Description: desc, Options: options, Chapters: chapters})
 	settled, stopWatching := r.Subscribe()
 	tty := &discardTty{size: tcell.WindowSize{Width: 120, Height: 40}, closed: make(chan struct{})}
 	s := newTtyScreen(b, tty)

@@ -7,13 +7,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
-	"github.com/demohost/demohost/plugins/example"
+	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/internal/testkit"
 )
 
 // tmuxTerm is a real terminal: a tmux server of its own (its own socket),
@@ -52,25 +54,30 @@ func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", 
 // waitScreen waits until the pane shows want, failing with the pane.
 func (tm *tmuxTerm) waitScreen(d time.Duration, want string) {
 	tm.t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(tm.screen(), want) {
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("after %v the terminal does not show %q:\n%s", d, want, tm.screen())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !tm.shows(d, func(screen string) bool { return strings.Contains(screen, want) }) {
+		tm.t.Fatalf("after %v the terminal does not show %q:\n%s", d, want, tm.screen())
 	}
 }
 
 // waitMatch waits until the pane matches re.
 func (tm *tmuxTerm) waitMatch(d time.Duration, re *regexp.Regexp) {
 	tm.t.Helper()
-	deadline := time.Now().Add(d)
-	for !re.MatchString(tm.screen()) {
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("after %v the terminal does not match %s:\n%s", d, re, tm.screen())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !tm.shows(d, re.MatchString) {
+		tm.t.Fatalf("after %v the terminal does not match %s:\n%s", d, re, tm.screen())
 	}
+}
+
+// shows polls the pane until ok holds of it, for at most d.
+func (tm *tmuxTerm) shows(d time.Duration, ok func(screen string) bool) bool {
+	tm.t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok(tm.screen()) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond) // a poll, as testkit.WaitFor does
+	}
+	return true
 }
 
 var (
@@ -97,11 +104,8 @@ func buildDemo(t *testing.T) (host, plugin string) {
 			return
 		}
 		builtHost, builtPlg = filepath.Join(builtDir, "demohost"), filepath.Join(builtDir, "demohost-example")
-		for bin, pkg := range map[string]string{builtHost: "./cmd/demohost", builtPlg: "./plugins/example/cmd/demohost-example"} {
-			build := exec.Command("go", "build", "-o", bin, pkg)
-			build.Dir = "../.."
-			if out, err := build.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		for bin, pkg := range map[string]string{builtHost: testkit.DemohostCommand, builtPlg: testkit.ExamplePlugin} {
+			if buildErr = testkit.GoBuild(bin, pkg); buildErr != nil {
 				return
 			}
 		}
@@ -115,27 +119,33 @@ func buildDemo(t *testing.T) (host, plugin string) {
 // running lists the processes that run the executable at path.
 func running(path string) []string {
 	var pids []string
-	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
-	for _, exe := range procs {
-		if target, err := os.Readlink(exe); err == nil && target == path {
-			pids = append(pids, filepath.Base(filepath.Dir(exe)))
-		}
+	for _, pid := range testkit.ProcessesOf(path) {
+		pids = append(pids, strconv.Itoa(pid))
 	}
 	return pids
 }
 
-// exampleChapters is the example plugin's titles and the index of the
-// chapter that injects chaos.
-func exampleChapters(t *testing.T) (titles []string, chaos int) {
-	s := example.New()
-	chapters, err := s.Chapters(context.Background())
+// exampleChapters asks the example plugin for its titles and the index of
+// the chapter that injects a fault.
+func exampleChapters(t *testing.T, plugin string) (titles []string, chaos int) {
+	t.Helper()
+	p, err := pluginhost.Launch(pluginhost.Config{Path: plugin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	if err := p.Subject.Configure(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	chapters, err := p.Subject.Chapters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	chaos = -1
 	for i, c := range chapters {
 		titles = append(titles, c.Title)
-		if c.Chaos != nil && chaos < 0 {
+		if c.Fault != nil && chaos < 0 {
 			chaos = i
 		}
 	}
@@ -156,7 +166,9 @@ func advanceTo(t *testing.T, tm *tmuxTerm, progress string) {
 			t.Fatalf("never reached %q:\n%s", progress, tm.screen())
 		}
 		tm.keys("Space")
-		time.Sleep(300 * time.Millisecond) // pace the presses; the loop waits on the screen
+		// One press at a time: the next only once this one has shown its
+		// effect or been refused for a while.
+		tm.shows(300*time.Millisecond, func(screen string) bool { return strings.Contains(screen, progress) })
 	}
 }
 
@@ -199,14 +211,14 @@ func TestE2EWalkEveryChapterInTmux(t *testing.T) {
 	host, plugin := buildDemo(t)
 	report := filepath.Join(t.TempDir(), "report.json")
 	startDemo(t, tm, host, plugin, report)
-	titles, chaos := exampleChapters(t)
+	titles, chaos := exampleChapters(t, plugin)
 	for i, title := range titles {
 		progress := fmt.Sprintf("[%d/%d] %s", i+1, len(titles), title)
 		advanceTo(t, tm, progress)
 		tm.waitScreen(10*time.Second, "● node-")
 		if i == chaos {
 			tm.waitScreen(30*time.Second, "✗ node-")
-			tm.waitScreen(10*time.Second, "⚡ CONTAINER_KILL")
+			tm.waitScreen(10*time.Second, "⚡ kill one node (NODE_KILL, count=1)")
 			// Resize mid-demo: smaller, too small, back.
 			tm.run("resize-window", "-t", "e2e", "-x", "90", "-y", "26")
 			tm.waitScreen(10*time.Second, "✗ node-")
@@ -230,20 +242,17 @@ func TestE2EQuitDuringChaosRevertsIt(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "watch-pid")
 	startDemo(t, tm, host, plugin, report, fmt.Sprintf(`--watch 'agent=echo $$ > %s; echo agent-watching; exec sleep 600'`, marker))
 	tm.waitScreen(10*time.Second, "agent-watching") // the --watch panel shows the command's output
-	titles, chaos := exampleChapters(t)
+	titles, chaos := exampleChapters(t, plugin)
 	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", chaos+1, len(titles), titles[chaos]))
-	tm.waitScreen(30*time.Second, "⚡ CONTAINER_KILL")
+	tm.waitScreen(30*time.Second, "⚡ kill one node (NODE_KILL, count=1)")
 	tm.keys("q")
 	j := finish(t, tm, host, report)
 	pid, err := os.ReadFile(marker)
 	if err != nil {
 		t.Fatalf("the --watch command never ran: %v", err)
 	}
-	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
-		stat, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
-		if !strings.Contains(string(stat), ") Z ") {
-			t.Errorf("the --watch command (pid %s) outlived demohost", strings.TrimSpace(string(pid)))
-		}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(pid))); !testkit.ProcessEnded(n) {
+		t.Errorf("the --watch command (pid %d) outlived demohost", n)
 	}
 	if len(j.Chaos) != 1 || j.Chaos[0].RevertedAt == nil || j.Chaos[0].RevertedBy != "exit" {
 		t.Errorf("report chaos = %+v; want one fault reverted on exit", j.Chaos)
@@ -258,9 +267,9 @@ func TestE2EPluginCrashThenRestartWithR(t *testing.T) {
 	host, plugin := buildDemo(t)
 	report := filepath.Join(t.TempDir(), "report.json")
 	startDemo(t, tm, host, plugin, report)
-	titles, chaos := exampleChapters(t)
+	titles, chaos := exampleChapters(t, plugin)
 	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", chaos+1, len(titles), titles[chaos]))
-	tm.waitScreen(30*time.Second, "⚡ CONTAINER_KILL")
+	tm.waitScreen(30*time.Second, "⚡ kill one node (NODE_KILL, count=1)")
 	pids := running(plugin)
 	if len(pids) != 1 {
 		t.Fatalf("want one plugin process, found %v", pids)

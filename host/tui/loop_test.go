@@ -12,6 +12,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/internal/testkit"
 )
 
@@ -61,7 +62,7 @@ func (d *scriptedDemo) Quit() {
 	d.once.Do(func() { close(d.quit) })
 }
 
-func (d *scriptedDemo) Restart(runner.Subject) { d.record("restart") }
+func (d *scriptedDemo) Restart(subject.Plugin) { d.record("restart") }
 
 func (d *scriptedDemo) record(c string) {
 	d.mu.Lock()
@@ -277,7 +278,7 @@ func TestRestartKeyRelaunchesCrashedPlugin(t *testing.T) {
 	attempts := make(chan error, 2)
 	attempts <- errors.New("plugin did not start")
 	attempts <- nil
-	relaunch := func() (runner.Subject, error) {
+	relaunch := func() (subject.Plugin, error) {
 		if err := <-attempts; err != nil {
 			return nil, err
 		}

@@ -87,18 +87,22 @@ func drawHeader(c canvas, snap *runner.Snapshot, now time.Time, w int) {
 	if snap.Current != nil {
 		progress += " " + snap.Current.Title
 	}
-	parts := []string{name, clock(snap, now), progress}
+	left := strings.Join([]string{name, clock(snap, now), progress}, " │ ")
 	badgeW := 0
 	if len(snap.Chaos) > 0 {
-		badge := " ⚡ " + chaosBadge(snap.Chaos[0], now)
-		if n := len(snap.Chaos) - 1; n > 0 {
-			badge += fmt.Sprintf(" (+%d more)", n)
+		// The badge gets the room the left part leaves, and at least half.
+		room := max(w/2, w-uniseg.StringWidth(left)-3)
+		a := snap.Chaos[0]
+		badge := headerBadge(snap, a.Label, now)
+		if uniseg.StringWidth(badge) > room {
+			// Too long: the kind alone, so the target and the time left
+			// still show.
+			badge = headerBadge(snap, a.Kind, now)
 		}
-		badge += " "
-		badgeW = min(uniseg.StringWidth(badge), w/2)
+		badgeW = min(uniseg.StringWidth(badge), room)
 		c.textEllipsis(w-badgeW, 0, badgeW, badge, c.th.alarm())
 	}
-	c.textEllipsis(1, 0, w-badgeW-2, strings.Join(parts, " │ "), bar.Bold(true))
+	c.textEllipsis(1, 0, w-badgeW-2, left, bar.Bold(true))
 }
 
 func clock(snap *runner.Snapshot, now time.Time) string {
@@ -112,8 +116,18 @@ func clock(snap *runner.Snapshot, now time.Time) string {
 	return fmt.Sprintf("%02d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-func chaosBadge(a runner.ActiveChaos, now time.Time) string {
-	s := a.Label
+// headerBadge is the header's badge for the first active fault, named
+// name, and how many more there are.
+func headerBadge(snap *runner.Snapshot, name string, now time.Time) string {
+	badge := " ⚡ " + chaosBadge(snap.Chaos[0], name, now)
+	if n := len(snap.Chaos) - 1; n > 0 {
+		badge += fmt.Sprintf(" (+%d more)", n)
+	}
+	return badge + " "
+}
+
+func chaosBadge(a runner.ActiveChaos, name string, now time.Time) string {
+	s := name
 	if a.Target != "" {
 		s += " → " + a.Target
 	}

@@ -2,16 +2,16 @@ package tui
 
 import (
 	"fmt"
-	"github.com/rivo/uniseg"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/uniseg"
 
 	"github.com/demohost/demohost/host/runner"
-	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/host/subject"
 )
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -126,7 +126,7 @@ func fg(st tcell.Style) tcell.Color { f, _, _ := st.Decompose(); return f }
 // node killed, one node of every state, metrics, an over-limit counter.
 func demoSnapshot() runner.Snapshot {
 	return runner.Snapshot{
-		Subject: "example", SubjectVersion: "1.0.0", StartedAt: t0.Add(-65 * time.Second),
+		Subject: "example", SubjectVersion: "2.0.0", StartedAt: t0.Add(-65 * time.Second),
 		Phase: runner.PhaseRunning, Index: 2,
 		Chapters: []runner.ChapterSummary{
 			{Title: "A healthy cluster", Status: "passed"}, {Title: "Warm-up", Status: "passed"},
@@ -136,29 +136,29 @@ func demoSnapshot() runner.Snapshot {
 			Title:     "Kill a node",
 			Narration: "We [red]kill[/] one node. Nothing is wrong *yet*.",
 			KeyHint:   "space: continue once node_down shows",
-			Status:    []string{"countdown over"},
+			Status:    []runner.StatusLine{{Message: "countdown over"}},
 			Expectations: []runner.ExpectationView{
-				{Description: "violation node_down present", State: runner.Pending, Deadline: t0.Add(7500 * time.Millisecond)},
-				{Description: "node-2 is DOWN", State: runner.Met, MetAt: t0},
-				{Description: "all nodes UP", State: runner.TimedOut},
+				{Description: "violation node_down present", Mode: subject.Eventually, State: runner.Pending, Armed: true, Deadline: t0.Add(7500 * time.Millisecond)},
+				{Description: "node-2 is DOWN", Mode: subject.Eventually, State: runner.Met, Armed: true, MetAt: t0},
+				{Description: "all nodes UP", Mode: subject.Eventually, State: runner.TimedOut, Armed: true, Reason: "timed out"},
 			},
 		},
-		Chaos: []runner.ActiveChaos{{Name: "kill one node", Type: sdk.ContainerKill, Target: "node-2", InjectedAt: t0.Add(-3 * time.Second), Until: t0.Add(27 * time.Second)}},
-		Health: &sdk.HealthSnapshot{
-			TakenAt: sdk.Time(t0),
-			Nodes: []*sdk.Node{
-				{Id: "node-1", Name: "node-1", Role: "leader", State: sdk.Up, Address: "127.0.0.1:7001"},
-				{Id: "node-2", Name: "node-2", Role: "follower", State: sdk.Down, Address: "127.0.0.1:7002", Detail: "killed"},
-				{Id: "node-3", Name: "node-3", Role: "follower", State: sdk.Paused, Address: "127.0.0.1:7003"},
-				{Id: "node-4", Name: "node-4", Role: "follower", State: sdk.Degraded, Address: "127.0.0.1:7004"},
-				{Id: "node-5", Name: "node-5", Role: "follower", State: sdk.Unknown, Address: "127.0.0.1:7005"},
+		Chaos: []runner.ActiveChaos{{Kind: "NODE_KILL", Label: "kill one node (NODE_KILL, count=1)", Target: "node-2", InjectedAt: t0.Add(-3 * time.Second), Until: t0.Add(27 * time.Second)}},
+		Health: &subject.Health{
+			TakenAt: t0,
+			Nodes: []subject.Node{
+				{ID: "node-1", Name: "node-1", Role: "leader", State: subject.Up, Address: "127.0.0.1:7001"},
+				{ID: "node-2", Name: "node-2", Role: "follower", State: subject.Down, Address: "127.0.0.1:7002", Detail: "killed"},
+				{ID: "node-3", Name: "node-3", Role: "follower", State: subject.Paused, Address: "127.0.0.1:7003"},
+				{ID: "node-4", Name: "node-4", Role: "follower", State: subject.Degraded, Address: "127.0.0.1:7004"},
+				{ID: "node-5", Name: "node-5", Role: "follower", State: subject.Unknown, Address: "127.0.0.1:7005"},
 			},
-			Metrics:    []*sdk.Metric{{Name: "requests", Value: 1200, Unit: "req"}, {Name: "nodes_up", Value: 1, Unit: "nodes"}},
-			Counters:   []*sdk.Counter{{Key: "tenant-a", Count: 1200, Limit: 1000}, {Key: "tenant-b", Count: 10, Limit: 1000}},
-			Violations: []*sdk.Violation{{Invariant: "node_down", Severity: sdk.Critical, Target: "node-2", Message: "node-2 is not answering"}},
+			Metrics:    []subject.Metric{{Name: "requests", Value: 1200, Unit: "req"}, {Name: "nodes_up", Value: 1, Unit: "nodes"}},
+			Counters:   []subject.Counter{{Key: "tenant-a", Count: 1200, Limit: 1000}, {Key: "tenant-b", Count: 10, Limit: 1000}},
+			Violations: []subject.Violation{{Invariant: "node_down", Severity: subject.Critical, Target: "node-2", Message: "node-2 is not answering"}},
 		},
 		Events: []runner.Event{
-			{At: t0.Add(-3 * time.Second), Kind: "chaos", Message: "injected CONTAINER_KILL on node-2"},
+			{At: t0.Add(-3 * time.Second), Kind: "chaos", Severity: subject.Warning, Message: "injected kill one node (NODE_KILL, count=1) on node-2"},
 			{At: t0.Add(-1 * time.Second), Kind: "violation", Message: "node_down raised on node-2"},
 		},
 	}
@@ -176,8 +176,8 @@ func draw(t *testing.T, snap runner.Snapshot, v *view, w, h int) *simScreen {
 func TestRenderShowsTheWholeDemo(t *testing.T) {
 	s := draw(t, demoSnapshot(), newView(theme{}), 120, 40)
 	mustShow(t, s,
-		"example 1.0.0", "[3/5] Kill a node", "01:05", // header: subject, progress, elapsed
-		"⚡ CONTAINER_KILL → node-2 · 27s left", // chaos badge
+		"example 2.0.0", "[3/5] Kill a node", "01:05", // header: subject, progress, elapsed
+		"⚡ kill one node (NODE_KILL, count=1) → node-2 · 27s left", // chaos badge: name, kind, parameters
 		"cluster · 1/5 up", "● node-1", "✗ node-2", "‖ node-3", "◐ node-4", "? node-5",
 		"leader", "127.0.0.1:7002", "killed",
 		"⚠ node_down node-2: node-2 is not answering",
@@ -185,7 +185,7 @@ func TestRenderShowsTheWholeDemo(t *testing.T) {
 		"○ violation node_down present · 8s left", "✓ node-2 is DOWN", "✗ all nodes UP (timed out)",
 		"countdown over",
 		"requests", "1200 req", "tenant-a", "1200/1000 over limit", "10/1000",
-		"11:59:57 chaos", "injected CONTAINER_KILL on node-2",
+		"11:59:57 chaos", "injected kill one node", // cut to the panel's width
 		"space: continue once node_down shows", // footer: the chapter's key hint
 	)
 	if screenHas(s, "[red]") || screenHas(s, "*yet*") {
@@ -200,7 +200,7 @@ func TestRenderShowsTheWholeDemo(t *testing.T) {
 	if c := fg(styleOf(t, s, "‖ node-3")); c != tcell.ColorYellow {
 		t.Errorf("PAUSED glyph colour = %v, want yellow", c)
 	}
-	if c := fg(styleOf(t, s, "kill one")); c != tcell.ColorRed {
+	if c := fg(styleOf(t, s, "kill one node. Nothing")); c != tcell.ColorRed {
 		t.Errorf("[red]kill[/] drawn in %v, want red", c)
 	}
 	if _, _, a := styleOf(t, s, "yet.").Decompose(); a&tcell.AttrBold == 0 {
@@ -211,17 +211,25 @@ func TestRenderShowsTheWholeDemo(t *testing.T) {
 	}
 }
 
+// On a narrow screen the badge keeps what a presenter needs, the fault's
+// kind, its target and the time left, beside the progress.
 func TestRenderNarrowHeaderKeepsBadgeAndProgress(t *testing.T) {
 	s := draw(t, demoSnapshot(), newView(theme{}), 80, 24)
-	mustShow(t, s, "example 1.0.0 │ 01:05 │ [3/5] Kill", "⚡ CONTAINER_KILL → node-2 · 27s left")
+	mustShow(t, s, "example 2.0.0 │ 01:05 │ [3/5] Kill", "⚡ NODE_KILL → node-2 · 27s left")
+	// Where the left part leaves the room, the badge names the fault in
+	// full, however long.
+	snap := demoSnapshot()
+	snap.Chaos[0].Until = time.Time{}
+	mustShow(t, draw(t, snap, newView(theme{}), 120, 40), "[3/5] Kill a node", "⚡ kill one node (NODE_KILL, count=1) → node-2 · until reverted")
 }
 
 func TestRenderExpectationWaitingForCountdown(t *testing.T) {
 	snap := demoSnapshot()
 	snap.Current.Expectations[0].Deadline = time.Time{}
-	s := draw(t, snap, newView(theme{}), 100, 30)
-	mustShow(t, s, "○ violation node_down present")
-	if screenHas(s, "present · ") {
+	snap.Current.Expectations[0].Armed = false
+	s := draw(t, snap, newView(theme{}), 120, 40)
+	mustShow(t, s, "○ violation node_down present · waits for the fault")
+	if screenHas(s, "present · 8s left") || screenHas(s, "present · 0s left") {
 		t.Error("time left shown for an expectation that has not started")
 	}
 }
@@ -284,7 +292,7 @@ func TestRenderNoColor(t *testing.T) {
 	}
 	// States still differ by glyph, and the badge still stands out.
 	mustShow(t, s, "● node-1", "✗ node-2", "‖ node-3", "◐ node-4", "? node-5")
-	if _, _, a := styleOf(t, s, "⚡ CONTAINER_KILL").Decompose(); a&tcell.AttrReverse == 0 {
+	if _, _, a := styleOf(t, s, "⚡ kill one node").Decompose(); a&tcell.AttrReverse == 0 {
 		t.Error("chaos badge not reversed without colour")
 	}
 }
@@ -308,7 +316,7 @@ func TestRenderWithoutUTF8KeepsStatesApart(t *testing.T) {
 			b.WriteByte('\n')
 		}
 	}
-	for _, want := range []string{"+ node-1", "x node-2", "= node-3", "~ node-4", "? node-5", "! CONTAINER_KILL > node-2"} {
+	for _, want := range []string{"+ node-1", "x node-2", "= node-3", "~ node-4", "? node-5", "! kill one node (NODE_KILL, count=1) > node-2"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("ASCII terminal lacks %q; it shows:\n%s", want, b.String())
 		}
@@ -326,7 +334,7 @@ func TestSparklineFollowsHistory(t *testing.T) {
 	v := newView(theme{})
 	for i, x := range []float64{0, 10, 20, 30} {
 		snap := demoSnapshot()
-		snap.Health.TakenAt = sdk.Time(t0.Add(time.Duration(i) * time.Second))
+		snap.Health.TakenAt = t0.Add(time.Duration(i) * time.Second)
 		snap.Health.Metrics[0].Value = x
 		v.observe(&snap)
 	}
@@ -337,7 +345,7 @@ func TestSparklineFollowsHistory(t *testing.T) {
 		t.Errorf("sparkline of 3 3 2 = %q, want ██▅ (scaled from zero)", got)
 	}
 	snap := demoSnapshot()
-	snap.Health.TakenAt = sdk.Time(t0.Add(4 * time.Second))
+	snap.Health.TakenAt = t0.Add(4 * time.Second)
 	snap.Health.Metrics[0].Value = 40
 	mustShow(t, draw(t, snap, v, 120, 40), "40 req", "▁▂▄▆█")
 }
@@ -360,15 +368,15 @@ func TestNextTick(t *testing.T) {
 	}
 }
 
-func bigCluster(n int) []*sdk.Node {
-	nodes := make([]*sdk.Node, n)
+func bigCluster(n int) []subject.Node {
+	nodes := make([]subject.Node, n)
 	for i := range nodes {
-		state := sdk.Up
+		state := subject.Up
 		if i == 42 {
-			state = sdk.Down
+			state = subject.Down
 		}
 		name := fmt.Sprintf("node-%03d", i)
-		nodes[i] = &sdk.Node{Id: name, Name: name, Role: "store", State: state, Address: "10.0.0.1:20160"}
+		nodes[i] = subject.Node{ID: name, Name: name, Role: "store", State: state, Address: "10.0.0.1:20160"}
 	}
 	return nodes
 }
@@ -389,4 +397,30 @@ func TestPadNameKeepsTheEnd(t *testing.T) {
 			t.Errorf("padName(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
+}
+
+// A counter metric is charted as its rate per second, its total beside;
+// a counter (the bar kind) without a limit shows its count alone.
+func TestRenderCounterMetricAsRate(t *testing.T) {
+	v := newView(theme{})
+	snap := demoSnapshot()
+	for i, total := range []float64{100, 300} {
+		h := *snap.Health
+		h.TakenAt = t0.Add(time.Duration(i) * time.Second)
+		h.Metrics = []subject.Metric{{Name: "requests", Value: total, Unit: "req", Kind: subject.MetricCounter}}
+		h.Counters = []subject.Counter{{Key: "keys", Count: 42}}
+		snap.Health = &h
+		v.observe(&snap)
+	}
+	s := draw(t, snap, v, 120, 40)
+	mustShow(t, s, "requests 200 req/s", "Σ 300")
+	for _, row := range rows(s) {
+		if cells := strings.Split(row, "│"); len(cells) > 1 && strings.HasPrefix(cells[1], "keys") {
+			if got := strings.Fields(cells[1]); len(got) != 2 || got[1] != "42" {
+				t.Errorf("counter without a limit shows %q; want its count alone", cells[1])
+			}
+			return
+		}
+	}
+	t.Error("the counter is not shown")
 }

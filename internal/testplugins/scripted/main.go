@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,10 @@ type Script struct {
 	Ledger string
 	// InjectError, if set, makes InjectChaos fail with it.
 	InjectError string
+	// Calls, if set, gets a line "configure PID", "setup PID", "teardown
+	// PID", "inject PID HANDLE" or "revert PID HANDLE" per call, so a test
+	// sees which plugin process did what.
+	Calls string
 }
 
 // Chapter is an sdk.Chapter whose action is described, not coded.
@@ -52,7 +58,10 @@ func (s *subject) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{Name: s.script.Name, Version: "1", Options: s.script.Options, Faults: s.script.Faults}, nil
 }
 
-func (s *subject) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+func (s *subject) Configure(context.Context, sdk.ConfigureRequest) error {
+	s.call("configure")
+	return nil
+}
 
 func (s *subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 	var out []sdk.Chapter
@@ -83,6 +92,7 @@ func action(c Chapter) func(context.Context, sdk.Progress) error {
 
 // Setup pushes a snapshot whenever the health file changes.
 func (s *subject) Setup(_ context.Context, req sdk.SetupRequest) error {
+	s.call("setup")
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
 	s.stop = cancel
@@ -107,6 +117,7 @@ func (s *subject) Setup(_ context.Context, req sdk.SetupRequest) error {
 }
 
 func (s *subject) Teardown(context.Context, sdk.TeardownRequest) error {
+	s.call("teardown")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stop != nil {
@@ -122,19 +133,29 @@ func (s *subject) InjectChaos(_ context.Context, req sdk.InjectRequest) (sdk.Inj
 	params, _ := json.Marshal(req.Fault.Params)
 	handle := fmt.Sprintf("%s@%d", req.Fault.Kind, time.Now().UnixNano())
 	s.note("inject %s %s %s", req.Fault.Kind, req.Fault.Target, params)
+	s.call("inject", handle)
 	return sdk.Injected{Handle: handle, Target: "node-1", Detail: "did " + req.Fault.Kind}, nil
 }
 
 func (s *subject) RevertChaos(_ context.Context, req sdk.RevertRequest) (sdk.Reverted, error) {
 	s.note("revert %s", req.Handle)
+	s.call("revert", req.Handle)
 	return sdk.Reverted{Detail: "undid " + req.Fault.Kind + " on " + req.Target}, nil
 }
 
-func (s *subject) note(format string, args ...any) {
-	if s.script.Ledger == "" {
+func (s *subject) note(format string, args ...any) { appendLine(s.script.Ledger, format, args...) }
+
+// call records a call, with this process's pid, in Script.Calls.
+func (s *subject) call(name string, args ...string) {
+	appendLine(s.script.Calls, "%s", strings.Join(append([]string{name, strconv.Itoa(os.Getpid())}, args...), " "))
+}
+
+// appendLine appends a line to the file at path, if path is set.
+func appendLine(path, format string, args ...any) {
+	if path == "" {
 		return
 	}
-	f, err := os.OpenFile(s.script.Ledger, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return
 	}

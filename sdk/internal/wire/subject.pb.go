@@ -1145,16 +1145,19 @@ func (x *Fault) GetParams() map[string]string {
 
 // Expectation is a declarative check against the health stream.
 type Expectation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Check         CheckKind              `protobuf:"varint,1,opt,name=check,proto3,enum=demohost.v2.sdk.CheckKind" json:"check,omitempty"`
-	Invariant     string                 `protobuf:"bytes,2,opt,name=invariant,proto3" json:"invariant,omitempty"`
-	Target        string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
-	State         NodeState              `protobuf:"varint,4,opt,name=state,proto3,enum=demohost.v2.sdk.NodeState" json:"state,omitempty"`
-	Threshold     float64                `protobuf:"fixed64,5,opt,name=threshold,proto3" json:"threshold,omitempty"`
-	Within        *durationpb.Duration   `protobuf:"bytes,6,opt,name=within,proto3" json:"within,omitempty"`
-	Description   string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"` // optional; the host writes one when empty
-	Mode          ExpectationMode        `protobuf:"varint,8,opt,name=mode,proto3,enum=demohost.v2.sdk.ExpectationMode" json:"mode,omitempty"`
-	WhileFault    bool                   `protobuf:"varint,9,opt,name=while_fault,json=whileFault,proto3" json:"while_fault,omitempty"` // HOLDS only
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Check       CheckKind              `protobuf:"varint,1,opt,name=check,proto3,enum=demohost.v2.sdk.CheckKind" json:"check,omitempty"`
+	Invariant   string                 `protobuf:"bytes,2,opt,name=invariant,proto3" json:"invariant,omitempty"`
+	Target      string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	State       NodeState              `protobuf:"varint,4,opt,name=state,proto3,enum=demohost.v2.sdk.NodeState" json:"state,omitempty"`
+	Threshold   float64                `protobuf:"fixed64,5,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Within      *durationpb.Duration   `protobuf:"bytes,6,opt,name=within,proto3" json:"within,omitempty"`
+	Description string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"` // optional; the host writes one when empty
+	Mode        ExpectationMode        `protobuf:"varint,8,opt,name=mode,proto3,enum=demohost.v2.sdk.ExpectationMode" json:"mode,omitempty"`
+	// while_fault (HOLDS only): the window is the time the chapter's fault is
+	// active; with no duration it lasts past the chapter, until a revert_chaos
+	// chapter or the end of the run reverts the fault.
+	WhileFault    bool `protobuf:"varint,9,opt,name=while_fault,json=whileFault,proto3" json:"while_fault,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
