@@ -52,13 +52,7 @@ func Processes(match func(pid int) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if s := ProcState(pid); s == "" || s == "Z" || s == "X" {
-			continue
-		}
-		if match(pid) {
+		if err == nil && pid != os.Getpid() && !ProcessEnded(pid) && match(pid) {
 			out = append(out, pid)
 		}
 	}

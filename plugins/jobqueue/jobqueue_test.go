@@ -39,23 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "jobqueue-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demohost = filepath.Join(tmp, "demohost")
-	example = filepath.Join(tmp, "demohost-example")
-	code := 1
-	if err := testkit.GoBuild(demohost, testkit.DemohostCommand); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else if err := testkit.GoBuild(example, testkit.ExamplePlugin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(tmp)
-	os.Exit(code)
+	testkit.MainWithBuiltAll(m, map[*string]string{&demohost: testkit.DemohostCommand, &example: testkit.ExamplePlugin})
 }
 
 // result is how a demohost process ended.
