@@ -25,6 +25,7 @@ var (
 	examplePlg   string // the example subject
 	scriptedPlg  string // internal/testplugins/scripted
 	slowTeardown string // cmd/demohost/testdata/slowteardown
+	handshakePlg string // internal/testplugins/handshake
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 		&examplePlg:   testkit.ExamplePlugin,
 		&scriptedPlg:  testkit.ScriptedPlugin,
 		&slowTeardown: "cmd/demohost/testdata/slowteardown",
+		&handshakePlg: "internal/testplugins/handshake",
 	})
 }
 

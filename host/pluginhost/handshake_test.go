@@ -1,10 +1,11 @@
-// Package handshake tests a plugin's launch as a plugin author in any
-// language meets it (docs/PROTOCOL.md): when a plugin gets the handshake
-// wrong, each fault of the test plugin internal/testplugins/handshake gives
-// one line naming the real cause and pointing to the document, and the real
-// error reaches the log; what a plugin writes on stderr reaches the log at
-// the level it says, whatever it writes.
-package handshake
+package pluginhost
+
+// Launch as a plugin author in any language meets it (docs/PROTOCOL.md):
+// when a plugin gets the handshake wrong, each fault of the test plugins in
+// internal/testplugins/handshake gives one line naming the real cause and
+// pointing to the document, and the real error reaches the log; what a
+// plugin writes on stderr reaches the log at the level it says, whatever it
+// writes.
 
 import (
 	"bytes"
@@ -18,21 +19,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/demohost/demohost/host/pluginhost"
-	"github.com/demohost/demohost/host/session"
 	"github.com/demohost/demohost/internal/testkit"
 )
 
-// plugin is the handshake test plugin, built once; pyPlugin is its Python
-// sibling, for what a grpcio server does.
-var (
-	plugin   string
-	pyPlugin = filepath.Join(testkit.Root(), "internal", "testplugins", "handshake", "handshake.py")
-)
-
-func TestMain(m *testing.M) {
-	testkit.MainWithBuilt(m, &plugin, "demohost-handshake", "internal/testplugins/handshake")
-}
+// pyPlugin is the Python sibling of handshakePlugin (main_test.go), for
+// what a grpcio server does.
+var pyPlugin = filepath.Join(testkit.Root(), "internal", "testplugins", "handshake", "handshake.py")
 
 // children lists the live pids whose parent is pid.
 func children(pid int) []int {
@@ -43,17 +35,17 @@ func children(pid int) []int {
 	})
 }
 
-// launch starts the test plugin with fault and returns Launch's error and
+// launchFault starts a handshake test plugin with fault and returns Launch's error and
 // the log. Whatever happened, no plugin process may be left.
-func launch(t *testing.T, fault string) (error, string) {
+func launchFault(t *testing.T, fault string) (error, string) {
 	t.Helper()
 	t.Setenv("HANDSHAKE_FAULT", fault)
-	path := plugin
+	path := handshakePlugin
 	if strings.HasPrefix(fault, "python") {
 		path = pyPlugin
 	}
 	log := &testkit.Buffer{}
-	p, err := pluginhost.Launch(pluginhost.Config{Path: path, StartTimeout: 10 * time.Second,
+	p, err := Launch(Config{Path: path, StartTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
 	if p != nil {
 		p.Close()
@@ -64,7 +56,7 @@ func launch(t *testing.T, fault string) (error, string) {
 
 func TestAGoodHandshakeLaunches(t *testing.T) {
 	for _, fault := range []string{"", "python"} {
-		if err, _ := launch(t, fault); err != nil {
+		if err, _ := launchFault(t, fault); err != nil {
 			t.Errorf("a plugin with a correct handshake (%q) did not launch: %v", fault, err)
 		}
 	}
@@ -108,11 +100,11 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 			"plugin connection failed"},
 	} {
 		t.Run(tt.fault, func(t *testing.T) {
-			err, log := launch(t, tt.fault)
+			err, log := launchFault(t, tt.fault)
 			if err == nil {
 				t.Fatal("Launch succeeded; want the handshake refused")
 			}
-			path := plugin
+			path := handshakePlugin
 			if strings.HasPrefix(tt.fault, "python") {
 				path = pyPlugin
 			}
@@ -124,22 +116,6 @@ func TestHandshakeFaultsSayWhatHappened(t *testing.T) {
 				t.Errorf("the log lacks the real error %q:\n%s", tt.log, log)
 			}
 		})
-	}
-}
-
-// A plugin that dies after a good handshake is said to have ended, with
-// its exit code; "it may have crashed" guesses are gone.
-func TestAPluginThatExitsDuringDescribeIsSaidToHaveExited(t *testing.T) {
-	t.Setenv("HANDSHAKE_FAULT", "exit-on-describe")
-	logFile := filepath.Join(t.TempDir(), "demohost.log")
-	s, err := session.Open(session.Config{Plugin: plugin, LogFile: logFile})
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded; want Describe to fail")
-	}
-	want := "plugin " + plugin + " ended during Describe (exited with code 4): its log is in " + logFile
-	if err.Error() != want {
-		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
 }
 
@@ -162,7 +138,7 @@ exit 1
 		t.Fatal(err)
 	}
 	log := &testkit.Buffer{}
-	_, err := pluginhost.Launch(pluginhost.Config{Path: script, StartTimeout: 10 * time.Second,
+	_, err := Launch(Config{Path: script, StartTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug, Name: "demohost"})})
 	want := `it exited without the plugin handshake (its last line on stderr: "File \"plugin.py\", line 1, in <module>")`
 	if err == nil || !strings.Contains(err.Error(), want) {
