@@ -100,7 +100,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) Outcome {
 		s.Log.Error("runner panicked", "panic", pe.Value, "stack", string(pe.Stack))
 	}
 	out := Outcome{Journal: j, Err: err, Interrupted: sig.interruptedBy()}
-	if err != nil && s.waitPluginExit(pluginExitWait) {
+	if err != nil && mayHaveDied(err) && s.waitPluginExit(pluginExitWait) {
 		s.afterCrash(l, j, opts.Stderr)
 	}
 	if j != nil {
@@ -119,7 +119,8 @@ func (s *Session) show(ctx context.Context, r *runner.Runner, view View) (j *jou
 		if v := recover(); v != nil {
 			s.Log.Error("host panicked; stopping the run", "panic", v, "stack", string(debug.Stack()))
 			r.Quit()
-			err = fmt.Errorf("internal error: %v; the run was stopped and its chaos reverted", v)
+			vp := &ViewPanic{Value: v}
+			err = vp
 			if !r.Started() {
 				return
 			}
@@ -127,7 +128,7 @@ func (s *Session) show(ctx context.Context, r *runner.Runner, view View) (j *jou
 			case <-r.Done():
 				j, _ = r.Result()
 			case <-time.After(stopWait):
-				err = fmt.Errorf("internal error: %v; the run did not stop within %s: the plugin reverts its chaos as it is shut down", v, stopWait)
+				vp.Unfinished = true
 			}
 		}
 	}()
@@ -172,6 +173,29 @@ func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Wri
 	} else if j != nil {
 		j.Events = append(j.Events, journal.Event{At: time.Now(), Kind: journal.KindTeardown, Message: "torn down through a fresh plugin process after the plugin died"})
 	}
+}
+
+// ViewPanic is a bug in a view: it panicked; the run was stopped.
+type ViewPanic struct {
+	Value any
+	// Unfinished: the runner did not finish reverting within stopWait.
+	Unfinished bool
+}
+
+func (e *ViewPanic) Error() string {
+	if e.Unfinished {
+		return fmt.Sprintf("internal error: %v; the run did not stop within %s: the plugin reverts its chaos as it is shut down", e.Value, stopWait)
+	}
+	return fmt.Sprintf("internal error: %v; the run was stopped and its chaos reverted", e.Value)
+}
+
+// mayHaveDied says whether a run's error may come from a plugin that died
+// (go-plugin notices the exit a moment after the connection breaks): not a
+// fatal error the plugin itself sent, nor a bug in the host.
+func mayHaveDied(err error) bool {
+	var pe *runner.PanicError
+	var vp *ViewPanic
+	return !errors.Is(err, subject.ErrFatal) && !errors.As(err, &pe) && !errors.As(err, &vp)
 }
 
 // plural is "1 fault", "2 faults".
