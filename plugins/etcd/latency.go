@@ -1,0 +1,109 @@
+package etcd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
+)
+
+// latencyDetour delays one member's Raft links: the kernel here has no
+// netem qdisc, so its peer connections are rewritten (nftables DNAT inside
+// the member namespaces) to TCP proxies in the plugin — Shopify's toxiproxy
+// server packages, used as a library, with a latency toxic on each
+// direction. One proxy stands for the target member, for connections its
+// peers open to it; one per peer stands for that peer, for connections the
+// target opens. Each Raft message to or from the target crosses one proxy,
+// and is delayed once.
+//
+// The proxies live in the plugin process: they cannot outlive it. A fresh
+// process reverting the handle deletes the rules (the namespaces' tables),
+// which is all that can be left.
+type latencyDetour struct {
+	target  *member
+	peers   []*member
+	ns      []string // every namespace with a table
+	table   string
+	inbound *toxiproxy.Proxy            // stands for the target
+	out     map[string]*toxiproxy.Proxy // peer id -> proxy standing for it
+	proxies []*toxiproxy.Proxy
+}
+
+// startLatency starts the proxies (with their toxics) for target; apply
+// then sends the links through them.
+func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDetour, map[string]string, error) {
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	d := &latencyDetour{target: target, table: tableName(c.owner.Pid, "latency"), out: map[string]*toxiproxy.Proxy{}}
+	listen := hostPort(c.fab.hostIP(), 0)
+	add := func(name string, upstream net.IP) (*toxiproxy.Proxy, error) {
+		p := toxiproxy.NewProxy(srv, name, listen, hostPort(upstream, peerPort))
+		if err := p.Start(); err != nil {
+			return nil, fmt.Errorf("latency proxy for %s: %w", name, err)
+		}
+		d.proxies = append(d.proxies, p)
+		for _, dir := range []string{"upstream", "downstream"} {
+			toxic := fmt.Sprintf(`{"name":"delay_%s","type":"latency","stream":"%s","toxicity":1,"attributes":{"latency":%d}}`, dir, dir, delay.Milliseconds())
+			if _, err := p.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+				return nil, fmt.Errorf("latency toxic on %s: %w", name, err)
+			}
+		}
+		return p, nil
+	}
+	var err error
+	if d.inbound, err = add("to-"+target.id, target.ip); err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	tables := map[string]string{target.ns: d.table}
+	d.ns = append(d.ns, target.ns)
+	for _, p := range c.members {
+		if p == target {
+			continue
+		}
+		d.peers = append(d.peers, p)
+		if d.out[p.id], err = add(target.id+"-to-"+p.id, p.ip); err != nil {
+			d.close()
+			return nil, nil, err
+		}
+		tables[p.ns] = d.table
+		d.ns = append(d.ns, p.ns)
+	}
+	return d, tables, nil
+}
+
+// apply writes the rules: the target's namespace sends its connections to
+// peers through their proxies and resets the direct ones; each peer's
+// namespace sends its connections to the target through the target's proxy.
+func (d *latencyDetour) apply() error {
+	var detours []detour
+	var peerIPs []net.IP
+	for _, p := range d.peers {
+		detours = append(detours, detour{Target: p.ip, Proxy: proxyAddr(d.out[p.id])})
+		peerIPs = append(peerIPs, p.ip)
+	}
+	if err := applyTable(d.target.ns, d.table, detourRules(detours, peerIPs, true)); err != nil {
+		return err
+	}
+	in := []detour{{Target: d.target.ip, Proxy: proxyAddr(d.inbound)}}
+	var errs []error
+	for _, p := range d.peers {
+		errs = append(errs, applyTable(p.ns, d.table, detourRules(in, nil, false)))
+	}
+	return errors.Join(errs...)
+}
+
+func proxyAddr(p *toxiproxy.Proxy) *net.TCPAddr {
+	a, _ := net.ResolveTCPAddr("tcp", p.Listen)
+	return a
+}
+
+// close stops the proxies, closing the connections through them.
+func (d *latencyDetour) close() {
+	for _, p := range d.proxies {
+		p.Stop()
+	}
+}
