@@ -141,7 +141,7 @@ func TestFaults(t *testing.T) {
 	t.Run("latency", func(t *testing.T) {
 		l := leader(t, s)
 		c, _, _ := s.live()
-		_, revert := inject(t, s, sdk.Fault{Kind: NetworkLatency, Params: sdk.Options{paramDelay: "200ms"}})
+		_, revert := inject(t, s, sdk.Fault{Kind: NetworkLatency, Params: sdk.Options{paramDelay: "100ms"}})
 		for _, m := range c.members {
 			if tables, _ := tablesIn(m.ns); !slices.Contains(tables, tableName(c.owner.Pid, "latency")) {
 				t.Errorf("no latency table in %s: %v", m.ns, tables)
@@ -149,7 +149,7 @@ func TestFaults(t *testing.T) {
 		}
 		h := waitHealth(t, s, 6*time.Second, "write p99 above 150ms", func(h sdk.HealthSnapshot) bool { return metric(h, "write_p99_ms") > 150 })
 		if leaderOf(h) != l || violated(h, invLeaderChanged) {
-			t.Errorf("200ms of latency moved the leader from %s:\n%s", l, dump(h))
+			t.Errorf("100ms of latency moved the leader from %s:\n%s", l, dump(h))
 		}
 		revert()
 		for _, m := range c.members {

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // latencyDetour delays one member's Raft links: the kernel here has no
@@ -75,10 +79,17 @@ func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDeto
 	return d, tables, nil
 }
 
-// apply writes the rules: the target's namespace sends its connections to
-// peers through their proxies and resets the direct ones; each peer's
-// namespace sends its connections to the target through the target's proxy.
+// apply writes the rules: each peer's namespace sends its new connections
+// to the target through the target's proxy; then the target's namespace
+// sends its connections to peers through their proxies and resets the
+// direct ones, so both sides reconnect through the proxies at once.
 func (d *latencyDetour) apply() error {
+	in := []detour{{Target: d.target.ip, Proxy: proxyAddr(d.inbound)}}
+	for _, p := range d.peers {
+		if err := applyTable(p.ns, d.table, detourRules(in, nil, false)); err != nil {
+			return err
+		}
+	}
 	var detours []detour
 	var peerIPs []net.IP
 	for _, p := range d.peers {
@@ -88,10 +99,43 @@ func (d *latencyDetour) apply() error {
 	if err := applyTable(d.target.ns, d.table, detourRules(detours, peerIPs, true)); err != nil {
 		return err
 	}
-	in := []detour{{Target: d.target.ip, Proxy: proxyAddr(d.inbound)}}
+	return abortDirect(d.target.ns, peerIPs)
+}
+
+// abortDirect aborts, in namespace ns, every Raft connection made before
+// the detour: directly between the member and a peer. The kernel resets
+// both ends (SOCK_DESTROY), so etcd on each side reconnects at once, now
+// through the proxies. (The reset rules alone reach only the end that
+// sends; a stream's reader sends nothing and would wait for its timeout.)
+func abortDirect(ns string, peers []net.IP) error {
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	defer h.Close()
+	nh, err := netlink.NewHandleAt(h, unix.NETLINK_INET_DIAG)
+	if err != nil {
+		return fmt.Errorf("socket diagnostics in %s: %w", ns, err)
+	}
+	defer nh.Close()
+	socks, err := nh.SocketDiagTCP(unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("list connections in %s: %w", ns, err)
+	}
 	var errs []error
-	for _, p := range d.peers {
-		errs = append(errs, applyTable(p.ns, d.table, detourRules(in, nil, false)))
+	for _, s := range socks {
+		id := s.ID
+		if id.SourcePort != peerPort && id.DestinationPort != peerPort {
+			continue
+		}
+		if !slices.ContainsFunc(peers, func(p net.IP) bool { return p.Equal(id.Destination) }) {
+			continue
+		}
+		local := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}
+		remote := &net.TCPAddr{IP: id.Destination, Port: int(id.DestinationPort)}
+		if err := nh.SocketDestroy(local, remote); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("abort %s->%s in %s: %w", local, remote, ns, err))
+		}
 	}
 	return errors.Join(errs...)
 }

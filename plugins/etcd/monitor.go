@@ -108,13 +108,20 @@ func (mo *monitor) stop() {
 	}
 }
 
+// probeLoop asks member m for its status every probeInterval, and reads
+// from it on a loop of its own: a read that hangs (a cut-off member) must
+// not slow down what the status shows.
 func (mo *monitor) probeLoop(ctx context.Context, m *member) {
+	mo.wg.Add(1)
+	go func() { defer mo.wg.Done(); mo.readLoop(ctx, m) }()
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
 	for {
 		if running(m) && m.proc.State() != process.Stopped {
-			o := mo.probe(ctx, m)
+			o := mo.status(ctx, m)
 			mo.mu.Lock()
+			prev := mo.obs[m.id]
+			o.serialRev, o.serialErr, o.linErr = prev.serialRev, prev.serialErr, prev.linErr
 			mo.obs[m.id] = o
 			mo.mu.Unlock()
 		}
@@ -133,41 +140,62 @@ func (mo *monitor) probeLoop(ctx context.Context, m *member) {
 	}
 }
 
-// probe asks member m for its status and reads one key from it twice:
-// serializable (its own copy) and linearizable (confirmed by a quorum).
-func (mo *monitor) probe(ctx context.Context, m *member) observation {
-	timeout := mo.c.cfg.probeTimeout()
+// status asks member m for its Raft status.
+func (mo *monitor) status(ctx context.Context, m *member) observation {
 	o := observation{at: time.Now()}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
+	sctx, cancel := context.WithTimeout(ctx, mo.c.cfg.probeTimeout())
+	defer cancel()
 	st, err := m.status.Status(sctx, &pb.StatusRequest{})
-	cancel()
 	if err != nil {
 		o.statusErr = err
 		return o
 	}
 	o.raftID, o.leader, o.term = st.Header.MemberId, st.Leader, st.RaftTerm
 	o.commit, o.applied = st.RaftIndex, st.RaftAppliedIndex
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		r, err := m.cli.Get(rctx, "demohost/probe", clientv3.WithSerializable())
-		if err != nil {
-			o.serialErr = err
-			return
-		}
-		o.serialRev = r.Header.Revision
-	}()
-	go func() {
-		defer wg.Done()
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		_, o.linErr = m.cli.Get(rctx, "demohost/probe")
-	}()
-	wg.Wait()
 	return o
+}
+
+// readLoop reads one key from member m again and again, twice each time:
+// serializable (its own copy) and linearizable (confirmed by a quorum).
+func (mo *monitor) readLoop(ctx context.Context, m *member) {
+	timeout := mo.c.cfg.probeTimeout()
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		if running(m) && m.proc.State() != process.Stopped {
+			var serialRev int64
+			var serialErr, linErr error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				rctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				r, err := m.cli.Get(rctx, "demohost/probe", clientv3.WithSerializable())
+				if err == nil {
+					serialRev = r.Header.Revision
+				}
+				serialErr = err
+			}()
+			go func() {
+				defer wg.Done()
+				rctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				_, linErr = m.cli.Get(rctx, "demohost/probe")
+			}()
+			wg.Wait()
+			mo.mu.Lock()
+			o := mo.obs[m.id]
+			o.serialRev, o.serialErr, o.linErr = serialRev, serialErr, linErr
+			mo.obs[m.id] = o
+			mo.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (mo *monitor) evalLoop(ctx context.Context) {

@@ -151,6 +151,17 @@ func rule(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, parts ...[]ex
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
 }
 
+// notRST matches TCP segments without the RST flag: the resets that
+// reject sends must pass the same rules, or neither end learns its
+// connection is gone.
+func notRST() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x04}, Xor: []byte{0x00}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x00}},
+	}
+}
+
 func drop() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
 
 func resetTCP() []expr.Any { return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}} }
@@ -205,10 +216,10 @@ func detourRules(detours []detour, peers []net.IP, reset bool) func(c *nftables.
 		out := chain(c, t, "output", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter)
 		in := chain(c, t, "input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter)
 		for _, p := range peers {
-			rule(c, t, out, isTCP(), addr(dstAddr, p), port(dstPort, peerPort), resetTCP())
-			rule(c, t, out, isTCP(), addr(dstAddr, p), port(srcPort, peerPort), resetTCP())
-			rule(c, t, in, isTCP(), addr(srcAddr, p), port(dstPort, peerPort), resetTCP())
-			rule(c, t, in, isTCP(), addr(srcAddr, p), port(srcPort, peerPort), resetTCP())
+			rule(c, t, out, isTCP(), addr(dstAddr, p), port(dstPort, peerPort), notRST(), resetTCP())
+			rule(c, t, out, isTCP(), addr(dstAddr, p), port(srcPort, peerPort), notRST(), resetTCP())
+			rule(c, t, in, isTCP(), addr(srcAddr, p), port(dstPort, peerPort), notRST(), resetTCP())
+			rule(c, t, in, isTCP(), addr(srcAddr, p), port(srcPort, peerPort), notRST(), resetTCP())
 		}
 	}
 }

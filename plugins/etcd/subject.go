@@ -121,7 +121,7 @@ func (s *Subject) Describe(context.Context) (sdk.Description, error) {
 			{Kind: QuorumLoss, Description: "SIGKILL a majority, the leader first; revert starts them again", Target: "empty: the subject picks the members"},
 			{Kind: NetworkPartition, Description: "drop every Raft packet to and from a member (nftables in its namespace); revert deletes the rules", Target: member},
 			{Kind: NetworkLatency, Description: "send a member's Raft links through toxiproxy with a delay each way; revert removes the detour", Target: member,
-				Params: []sdk.Option{{Name: paramDelay, Type: sdk.Duration, Default: "200ms", Help: "added to every packet each way (keep it below the election timeout)"}}},
+				Params: []sdk.Option{{Name: paramDelay, Type: sdk.Duration, Default: "100ms", Help: "added to every packet each way (keep it below the election timeout)"}}},
 		},
 	}, nil
 }
