@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,9 @@ func assertNothingLeft(t testing.TB, owner int) {
 	}
 	if out := run(t, "ps", "-eo", "pid,args"); strings.Contains(out, fmt.Sprintf("demohost-etcd-%d-", owner)) {
 		t.Errorf("etcd processes left behind:\n%s", grepLines(out, fmt.Sprintf("demohost-etcd-%d-", owner)))
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(dataRoot(), fmt.Sprintf("demohost-etcd-%d-*", owner))); len(dirs) != 0 {
+		t.Errorf("data directories left behind: %v", dirs)
 	}
 }
 
