@@ -59,6 +59,21 @@ func lastGap(s *Subject) time.Duration {
 	return r[len(r)-1].maxGap
 }
 
+// electionAfter waits for a steady cluster, injects f (aimed at the
+// leader) and returns the old leader, the time to a new quorum leader, the
+// injection time and the revert.
+func electionAfter(b *testing.B, s *Subject, f sdk.Fault) (string, time.Duration, time.Time, func()) {
+	b.Helper()
+	old := steady(b, s)
+	start := time.Now()
+	_, revert := benchInject(b, s, f)
+	d := until(b, s, start, 10*time.Second, "a new leader", func(h sdk.HealthSnapshot) bool {
+		l := leaderOf(h)
+		return l != "" && l != old
+	})
+	return old, d, start, revert
+}
+
 func p50(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -83,13 +98,8 @@ func BenchmarkLeaderKillElection(b *testing.B) {
 	for range b.N {
 		elect, gaps = nil, nil
 		for range kills {
-			old := steady(b, s)
-			start := time.Now()
-			_, revert := benchInject(b, s, sdk.Fault{Kind: LeaderKill})
-			elect = append(elect, until(b, s, start, 10*time.Second, "a new leader", func(h sdk.HealthSnapshot) bool {
-				l := leaderOf(h)
-				return l != "" && l != old
-			}))
+			_, d, start, revert := electionAfter(b, s, sdk.Fault{Kind: LeaderKill})
+			elect = append(elect, d)
 			until(b, s, start, 10*time.Second, "writes acknowledged again", func(h sdk.HealthSnapshot) bool { return !violated(h, invWritesFailing) })
 			revert()
 			gaps = append(gaps, lastGap(s))
@@ -117,13 +127,8 @@ func BenchmarkPartitionMinorityNoLeader(b *testing.B) {
 	for range b.N {
 		noLeader, elect = nil, nil
 		for range rounds {
-			old := steady(b, s)
-			start := time.Now()
-			_, revert := benchInject(b, s, sdk.Fault{Kind: NetworkPartition})
-			elect = append(elect, until(b, s, start, 10*time.Second, "a new leader in the majority", func(h sdk.HealthSnapshot) bool {
-				l := leaderOf(h)
-				return l != "" && l != old
-			}))
+			old, d, start, revert := electionAfter(b, s, sdk.Fault{Kind: NetworkPartition})
+			elect = append(elect, d)
 			noLeader = append(noLeader, until(b, s, start, 10*time.Second, "the minority reporting no leader", func(h sdk.HealthSnapshot) bool {
 				return node(h, old).Role == "no leader"
 			}))
