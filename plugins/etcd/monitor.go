@@ -369,8 +369,10 @@ func (mo *monitor) eval() {
 			switch {
 			case o.leader == 0:
 				n.Role = "no leader"
-			case o.leader == o.raftID:
+			case o.leader == o.raftID && m.id == leader:
 				n.Role = "leader"
+			case o.leader == o.raftID:
+				n.Role = "stale leader" // claims to lead, without a quorum behind it
 			default:
 				n.Role = "follower"
 				n.Detail += " · leader " + lead
@@ -384,7 +386,7 @@ func (mo *monitor) eval() {
 				n.State = sdk.Degraded
 				n.Detail += " · linearizable reads fail"
 				msg := fmt.Sprintf("%s answers but cannot serve a linearizable read: %s", m.id, shortErr(o.linErr))
-				if n.Role == "leader" && leader != "" && leader != m.id {
+				if n.Role == "stale leader" && leader != "" {
 					msg = fmt.Sprintf("%s still claims term %d but %s leads term %d with a quorum; reads through %s fail", m.id, o.term, leader, leaderTerm, m.id)
 				}
 				add(invIsolated, m.id, sdk.Warning, msg)

@@ -257,13 +257,11 @@ func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
 	}
 }
 
-// leaderOf is the node a snapshot shows as leader with no no_leader.
+// leaderOf is the node a snapshot shows as leader: the one that leads with
+// a quorum behind it ("" for none).
 func leaderOf(h sdk.HealthSnapshot) string {
-	if hasViolation(h, invNoLeader) {
-		return ""
-	}
 	for _, n := range h.Nodes {
-		if n.Role == "leader" && n.State == sdk.Up {
+		if n.Role == "leader" {
 			return n.ID
 		}
 	}
