@@ -1,8 +1,10 @@
 package etcd
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +12,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/demohost/demohost/sdk"
 )
+
+// sdkCleanupTimeout is how long a plugin whose host died may take to
+// revert and tear down before it exits (sdk.Serve).
+const sdkCleanupTimeout = sdk.CleanupTimeout + 2*time.Second
 
 // buildDemo builds the host (bin/demohost's package, in the root module)
 // and this plugin into dir.
@@ -173,5 +182,62 @@ func TestHeadlessDemoWithoutNamespaces(t *testing.T) {
 		if k == NetworkPartition || k == NetworkLatency {
 			t.Errorf("%s injected without namespaces", k)
 		}
+	}
+}
+
+// TestHostKilledDuringPartition SIGKILLs demohost while the leader is
+// partitioned: the plugin notices its host is gone, heals the partition,
+// tears the cluster down and exits, leaving nothing behind.
+func TestHostKilledDuringPartition(t *testing.T) {
+	requireEtcd(t)
+	dir := t.TempDir()
+	host, plugin := buildDemo(t, dir)
+	before := leftovers(t)
+	cmd := exec.Command(host, "--plugin", plugin, "--headless")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	owner := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`demohost_etcd_(\d+)_partition drops`).FindStringSubmatch(sc.Text()); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				owner <- pid
+			}
+		}
+	}()
+	var pid int
+	select {
+	case pid = <-owner:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the demo did not reach the partition within 2 minutes")
+	}
+	ns := fmt.Sprintf("%s%d-", nsPrefix, pid)
+	if !strings.Contains(run(t, "ip", "netns", "list"), ns) {
+		t.Fatalf("no namespaces %s* while partitioned", ns)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(sdkCleanupTimeout)
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
+			break // the plugin exited
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin %d still runs %s after its host was killed", pid, sdkCleanupTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assertNothingLeft(t, pid)
+	if after := leftovers(t); len(after) > len(before) {
+		t.Errorf("left behind: %q", after)
 	}
 }
