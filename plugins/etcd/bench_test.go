@@ -130,7 +130,7 @@ func BenchmarkPartitionMinorityNoLeader(b *testing.B) {
 			old, d, start, revert := electionAfter(b, s, sdk.Fault{Kind: NetworkPartition})
 			elect = append(elect, d)
 			noLeader = append(noLeader, until(b, s, start, 10*time.Second, "the minority reporting no leader", func(h sdk.HealthSnapshot) bool {
-				return node(h, old).Role == "no leader"
+				return nodeOf(h, old).Role == "no leader"
 			}))
 			revert()
 		}

@@ -92,17 +92,17 @@ func (s *Subject) InjectChaos(ctx context.Context, req sdk.InjectRequest) (sdk.I
 		if !running(target) {
 			return sdk.Injected{}, fmt.Errorf("%s is not running: revert the fault that stopped it first", target.id)
 		}
-		id, role := target.proc.Identity(), roleOf(mon, target.id)
-		h.Procs = map[string]string{target.id: id.String()}
+		what, role := target.node.What(), roleOf(mon, target.id)
+		h.Procs = map[string]string{target.id: target.node.Ref()}
 		mon.markFault(f.Kind, target.id)
 		if f.Kind == LeaderKill {
 			h.Op = "kill"
-			err = target.proc.Kill()
-			detail = fmt.Sprintf("SIGKILL %s (%s, pid %d)", target.id, role, id.Pid)
+			err = target.node.Kill(ctx)
+			detail = fmt.Sprintf("SIGKILL %s (%s, %s)", target.id, role, what)
 		} else {
 			h.Op = "freeze"
-			err = target.proc.Pause()
-			detail = fmt.Sprintf("SIGSTOP %s (%s, pid %d)", target.id, role, id.Pid)
+			err = target.node.Pause(ctx)
+			detail = fmt.Sprintf("%s %s (%s, %s)", c.freezeVerb(), target.id, role, what)
 		}
 	case QuorumLoss:
 		victims, err := majority(c, mon)
@@ -112,12 +112,12 @@ func (s *Subject) InjectChaos(ctx context.Context, req sdk.InjectRequest) (sdk.I
 		h.Op, h.Procs = "kill", map[string]string{}
 		var names []string
 		for _, m := range victims {
-			h.Procs[m.id] = m.proc.Identity().String()
-			names = append(names, fmt.Sprintf("%s (%s, pid %d)", m.id, roleOf(mon, m.id), m.proc.Pid()))
+			h.Procs[m.id] = m.node.Ref()
+			names = append(names, fmt.Sprintf("%s (%s, %s)", m.id, roleOf(mon, m.id), m.node.What()))
 		}
 		mon.markFault(f.Kind, "")
 		for _, m := range victims {
-			err = errors.Join(err, m.proc.Kill())
+			err = errors.Join(err, m.node.Kill(ctx))
 		}
 		detail = fmt.Sprintf("SIGKILL %d of %d members: %s", len(victims), len(c.members), strings.Join(names, ", "))
 		h.Target = ""
@@ -126,20 +126,24 @@ func (s *Subject) InjectChaos(ctx context.Context, req sdk.InjectRequest) (sdk.I
 		}
 		return sdk.Injected{Handle: h.String(), Target: strings.Join(sortedKeys(h.Procs), ","), Detail: detail}, nil
 	case NetworkPartition, NetworkLatency:
-		if c.fab == nil {
+		if !c.cfg.netFaults {
 			return sdk.Injected{}, fmt.Errorf("%s needs network namespaces, and this run has none (%s): run demohost as root", f.Kind, c.cfg.noNetwork)
 		}
 		if target, err = pick(c, mon, f.Target, "leader"); err != nil {
 			return sdk.Injected{}, err
 		}
+		if target.node.NetNS() == "" {
+			return sdk.Injected{}, fmt.Errorf("%s: %s is not running, so it has no network to fault: revert the fault that stopped it first", f.Kind, target.id)
+		}
 		role := roleOf(mon, target.id)
 		if f.Kind == NetworkPartition {
 			h.Op = "partition"
 			table := tableName(c.owner.Pid, "partition")
-			h.Tables = map[string]string{target.ns: table}
+			ns := target.node.NetNS()
+			h.Tables = map[string]string{ns: table}
 			mon.markFault(f.Kind, target.id)
-			err = applyTable(target.ns, table, partitionRules)
-			detail = fmt.Sprintf("partitioned %s (%s) from its %d peers: nftables table %s drops port %d in %s", target.id, role, len(c.members)-1, table, peerPort, target.ns)
+			err = applyTable(ns, table, partitionRules)
+			detail = fmt.Sprintf("partitioned %s (%s) from its %d peers: nftables table %s drops port %d in %s", target.id, role, len(c.members)-1, table, peerPort, ns)
 		} else {
 			delay := f.Params.Duration(paramDelay)
 			h.Op = "latency"
@@ -155,7 +159,7 @@ func (s *Subject) InjectChaos(ctx context.Context, req sdk.InjectRequest) (sdk.I
 			mon.markFault(f.Kind, target.id)
 			err = d.apply()
 			detail = fmt.Sprintf("%s (%s): Raft links through %d toxiproxy proxies on %s adding %s each way (nftables %s)",
-				target.id, role, len(d.proxies), c.fab.hostIP(), delay, tableName(c.owner.Pid, "latency"))
+				target.id, role, len(d.proxies), c.hostIP(), delay, tableName(c.owner.Pid, "latency"))
 		}
 	default:
 		return sdk.Injected{}, fmt.Errorf("fault kind %s is not one of this subject's (see `demohost describe`)", f.Kind)
@@ -230,29 +234,27 @@ func (s *Subject) RevertChaos(ctx context.Context, req sdk.RevertRequest) (sdk.R
 	case "freeze":
 		var lines []string
 		for _, name := range sortedKeys(h.Procs) {
-			id, err := process.ParseIdentity(h.Procs[name])
+			ref := h.Procs[name]
+			if mine {
+				if m, err := c.member(name); err == nil && m.node.Ref() == ref {
+					if err := m.node.Resume(ctx); err != nil {
+						return sdk.Reverted{}, err
+					}
+					lines = append(lines, fmt.Sprintf("%s %s (%s)", c.thawVerb(), name, m.node.What()))
+					continue
+				}
+			}
+			line, err := thaw(ctx, h.Owner, name, ref)
 			if err != nil {
 				return sdk.Reverted{}, err
 			}
-			if err := id.Signal(syscall.SIGCONT); err != nil {
-				if errors.Is(err, process.ErrGone) {
-					lines = append(lines, fmt.Sprintf("%s (pid %d) is gone: nothing frozen", name, id.Pid))
-					continue
-				}
-				return sdk.Reverted{}, err
-			}
-			if mine {
-				if m, err := c.member(name); err == nil {
-					_ = m.proc.Resume() // keep the process' own record in step
-				}
-			}
-			lines = append(lines, fmt.Sprintf("SIGCONT %s (pid %d)", name, id.Pid))
+			lines = append(lines, line)
 		}
 		done()
 		return sdk.Reverted{Detail: strings.Join(lines, "; ")}, nil
 	case "kill":
 		if !mine {
-			return sdk.Reverted{Detail: fmt.Sprintf("the cluster of plugin process %s is gone with it: nothing to restart (Teardown removes what it left)", h.Owner)}, nil
+			return sdk.Reverted{Detail: fmt.Sprintf("plugin process %s that ran this cluster is gone: nothing restarted (Teardown removes what it left)", h.Owner)}, nil
 		}
 		var lines []string
 		var errs []error
@@ -269,7 +271,7 @@ func (s *Subject) RevertChaos(ctx context.Context, req sdk.RevertRequest) (sdk.R
 				errs = append(errs, err)
 				continue
 			}
-			lines = append(lines, fmt.Sprintf("restarted %s on its data directory (pid %d)", name, m.proc.Pid()))
+			lines = append(lines, fmt.Sprintf("restarted %s on its data directory (%s)", name, m.node.What()))
 		}
 		for _, name := range sortedKeys(h.Procs) {
 			m, _ := c.member(name)
@@ -315,6 +317,26 @@ func (s *Subject) RevertChaos(ctx context.Context, req sdk.RevertRequest) (sdk.R
 		return sdk.Reverted{Detail: fmt.Sprintf("%s: deleted nftables table %s in %d namespace(s)", what, h.Tables[deleted[0]], len(deleted))}, nil
 	}
 	return sdk.Reverted{}, fmt.Errorf("unknown fault operation %q in handle", h.Op)
+}
+
+// thaw resumes a member frozen by another plugin process, by its ref: a
+// process only if it is still that very process (pid and start time), a
+// container only if it carries that process' labels.
+func thaw(ctx context.Context, owner, name, ref string) (string, error) {
+	if id, ok := strings.CutPrefix(ref, "container="); ok {
+		return thawContainer(ctx, owner, name, id)
+	}
+	id, err := process.ParseIdentity(ref)
+	if err != nil {
+		return "", err
+	}
+	if err := id.Signal(syscall.SIGCONT); err != nil {
+		if errors.Is(err, process.ErrGone) {
+			return fmt.Sprintf("%s (pid %d) is gone: nothing frozen", name, id.Pid), nil
+		}
+		return "", err
+	}
+	return fmt.Sprintf("SIGCONT %s (pid %d)", name, id.Pid), nil
 }
 
 // hostPort joins an address for a proxy.

@@ -23,9 +23,12 @@ func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 	if cfg.members == 5 {
 		calm = strings.Replace(calm, "Three", "Five", 1)
 	}
-	if cfg.namespaces {
+	switch {
+	case cfg.netFaults && cfg.runtime == "docker":
+		calm += " Each member runs in a container of its own on a private Docker network, so the network between them is real and can be cut."
+	case cfg.netFaults:
 		calm += " Each member runs in a network namespace of its own, so the network between them is real and can be cut."
-	} else {
+	default:
 		calm += " [yellow]The partition and latency chapters are left out: " + cfg.noNetwork + ".[/]"
 	}
 	steady := []sdk.Expectation{
@@ -88,7 +91,7 @@ func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 			),
 		},
 	}
-	if cfg.namespaces {
+	if cfg.netFaults {
 		chapters = append(chapters,
 			sdk.Chapter{
 				ID: "partition", Title: "Partition the leader",
@@ -199,11 +202,14 @@ func (s *Subject) describeCluster(_ context.Context, status sdk.Progress) error 
 		if m.ns != "" {
 			where += " in namespace " + m.ns
 		}
+		if c.docker != nil {
+			where += " in container " + c.docker.name(m)
+		}
 		role := "follower"
 		if m.id == leader {
 			role = "leader"
 		}
-		status.Info(fmt.Sprintf("%s %s, pid %d, %s", m.id, role, m.proc.Pid(), where))
+		status.Info(fmt.Sprintf("%s %s, %s, %s", m.id, role, m.node.What(), where))
 	}
 	status.Info(fmt.Sprintf("election timeout %s, heartbeat %s, pre-vote on; load %d req/s", c.cfg.electionTimeout, c.cfg.heartbeat(), c.cfg.writeRate))
 	return nil

@@ -26,12 +26,12 @@ import (
 type member struct {
 	id      string // "m1"
 	index   int    // 1-based
-	ns      string // its network namespace; "" on loopback
+	ns      string // its network namespace's name (local runtime); "" if none
 	ip      net.IP
 	client  string // client URL
 	peer    string // peer URL
 	dataDir string
-	proc    *process.Process
+	node    node
 	cli     *clientv3.Client // talks to this member only (health probes)
 	status  pb.MaintenanceClient
 }
@@ -42,7 +42,8 @@ type cluster struct {
 	cfg      config
 	owner    process.Identity // this plugin process
 	launcher string           // executable that runs a command in a namespace
-	fab      *fabric          // nil on loopback
+	fab      *fabric          // local runtime in namespaces; nil otherwise
+	docker   *dockerRuntime   // docker runtime; nil otherwise
 	dir      string
 	state    *stateFile
 	members  []*member
@@ -72,7 +73,28 @@ func (c *cluster) start(ctx context.Context, progress sdk.Progress) error {
 	if err := c.state.save(func(r *stateRecord) { r.Dir = dir }); err != nil {
 		return err
 	}
+	if c.cfg.runtime == "docker" {
+		err = c.startDocker(ctx, progress)
+	} else {
+		err = c.startLocal(progress)
+	}
+	if err != nil {
+		return err
+	}
+	for _, m := range c.members {
+		if err := c.waitAnswers(ctx, m, 30*time.Second); err != nil {
+			return err
+		}
+		progress.Info(fmt.Sprintf("%s answering on %s (%s)", m.id, m.client, m.node.What()))
+	}
+	return nil
+}
+
+// startLocal starts the members as child processes, each in a namespace
+// of its own (or all on loopback).
+func (c *cluster) startLocal(progress sdk.Progress) error {
 	n := c.cfg.members
+	dir := c.dir
 	if c.cfg.namespaces {
 		net, err := pickNet(c.owner.Pid)
 		if err != nil {
@@ -111,25 +133,51 @@ func (c *cluster) start(ctx context.Context, progress sdk.Progress) error {
 		c.members = append(c.members, m)
 	}
 	for _, m := range c.members {
-		m.proc = process.New(c.spec(m, strings.Join(initial, ",")))
-		cli, err := newClient([]string{m.client}, c.cfg.probeTimeout())
-		if err != nil {
+		m.node = &localNode{p: process.New(c.spec(m, strings.Join(initial, ","))), ns: m.ns}
+		if err := c.clientFor(m); err != nil {
 			return err
 		}
-		m.cli, m.status = cli, pb.NewMaintenanceClient(cli.ActiveConnection())
 	}
 	for _, m := range c.members {
 		if err := c.startMember(m); err != nil {
 			return err
 		}
 	}
-	for _, m := range c.members {
-		if err := c.waitAnswers(ctx, m, 30*time.Second); err != nil {
-			return err
-		}
-		progress.Info(fmt.Sprintf("%s answering on %s (pid %d)", m.id, m.client, m.proc.Pid()))
-	}
 	return nil
+}
+
+// clientFor makes the client that probes member m alone.
+func (c *cluster) clientFor(m *member) error {
+	cli, err := newClient([]string{m.client}, c.cfg.probeTimeout())
+	if err != nil {
+		return err
+	}
+	m.cli, m.status = cli, pb.NewMaintenanceClient(cli.ActiveConnection())
+	return nil
+}
+
+// hostIP is the plugin's address on the members' network (where latency
+// proxies listen).
+func (c *cluster) hostIP() net.IP {
+	if c.docker != nil {
+		return c.docker.gateway
+	}
+	return c.fab.hostIP()
+}
+
+// freezeVerb and thawVerb say how a member is frozen and thawed.
+func (c *cluster) freezeVerb() string {
+	if c.docker != nil {
+		return "docker pause"
+	}
+	return "SIGSTOP"
+}
+
+func (c *cluster) thawVerb() string {
+	if c.docker != nil {
+		return "unpaused"
+	}
+	return "SIGCONT"
 }
 
 // dataRoot is where data directories go: memory (/dev/shm) when there is
@@ -145,9 +193,20 @@ func dataRoot() string {
 	return os.TempDir()
 }
 
-// spec is how member m is started.
+// spec is how member m is started as a child process.
 func (c *cluster) spec(m *member, initial string) process.Spec {
-	args := []string{
+	args := c.etcdArgs(m, initial)
+	s := process.Spec{Name: m.id, Path: c.cfg.etcdPath, Args: args, LogPath: filepath.Join(c.dir, m.id+".log")}
+	if m.ns != "" {
+		s.Path = c.launcher
+		s.Args = append([]string{launcherCommand, m.ns, c.cfg.etcdPath}, args...)
+	}
+	return s
+}
+
+// etcdArgs are member m's etcd flags.
+func (c *cluster) etcdArgs(m *member, initial string) []string {
+	return []string{
 		"--name", m.id,
 		"--data-dir", m.dataDir,
 		"--listen-peer-urls", m.peer,
@@ -161,48 +220,49 @@ func (c *cluster) spec(m *member, initial string) process.Spec {
 		"--election-timeout", strconv.FormatInt(c.cfg.electionTimeout.Milliseconds(), 10),
 		"--pre-vote",
 	}
-	s := process.Spec{Name: m.id, Path: c.cfg.etcdPath, Args: args, LogPath: filepath.Join(c.dir, m.id+".log")}
-	if m.ns != "" {
-		s.Path = c.launcher
-		s.Args = append([]string{launcherCommand, m.ns, c.cfg.etcdPath}, args...)
-	}
-	return s
 }
 
 // startMember starts (or restarts, on its data directory) member m and
 // records it in the state file.
 func (c *cluster) startMember(m *member) error {
-	if err := m.proc.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.node.Start(ctx); err != nil {
 		return err
 	}
-	id := m.proc.Identity()
+	ref := m.node.Ref()
 	return c.state.save(func(r *stateRecord) {
 		if r.Procs == nil {
 			r.Procs = map[string]string{}
 		}
-		r.Procs[m.id] = id.String()
+		r.Procs[m.id] = ref
 	})
 }
 
 // waitAnswers waits until member m answers a status request.
 func (c *cluster) waitAnswers(ctx context.Context, m *member, timeout time.Duration) error {
-	err := process.WaitReady(ctx, m.proc, timeout, func(ctx context.Context) error {
+	var p *process.Process
+	if l, ok := m.node.(*localNode); ok {
+		p = l.p // stop waiting early if it exits
+	}
+	err := process.WaitReady(ctx, p, timeout, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		_, err := m.status.Status(ctx, &pb.StatusRequest{})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("etcd %s on %s: %w (log: %s)", m.id, m.client, err, filepath.Join(c.dir, m.id+".log"))
+		log := filepath.Join(c.dir, m.id+".log")
+		if c.docker != nil {
+			log = "docker logs " + c.docker.name(m)
+		}
+		return fmt.Errorf("etcd %s on %s: %w (log: %s)", m.id, m.client, err, log)
 	}
 	return nil
 }
 
-// running reports whether m's process runs (or is frozen).
-func running(m *member) bool {
-	st := m.proc.State()
-	return st == process.Running || st == process.Stopped
-}
+// running reports whether m runs (frozen or not).
+func running(m *member) bool { return m.node != nil && m.node.Running() }
 
 // stop ends every member, removes the fabric and the data, and forgets the
 // state file. It runs to the end and reports every failure.
@@ -216,13 +276,13 @@ func (c *cluster) stop(progress sdk.Progress) error {
 		if m.cli != nil {
 			m.cli.Close()
 		}
-		if m.proc == nil || !running(m) {
+		if !running(m) {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.proc.Stop(2 * time.Second); err != nil {
+			if err := m.node.Stop(context.Background()); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -232,6 +292,16 @@ func (c *cluster) stop(progress sdk.Progress) error {
 	wg.Wait()
 	if len(c.members) > 0 {
 		progress.Info(fmt.Sprintf("%d etcd members stopped", len(c.members)))
+	}
+	if c.docker != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := c.docker.tg.RemoveAll(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			progress.Info("containers, network and image removed")
+		}
+		cancel()
+		c.docker.close()
 	}
 	if c.fab != nil {
 		if err := c.fab.destroy(); err != nil {

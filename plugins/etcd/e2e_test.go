@@ -57,7 +57,8 @@ type report struct {
 }
 
 // leftovers lists what any etcd demo has on this machine now: etcd
-// processes started by the plugin, and data directories.
+// processes started by the plugin, data directories, containers and
+// networks.
 func leftovers(t *testing.T) []string {
 	out := grepLines(run(t, "ps", "-eo", "pid,args"), "demohost-etcd-")
 	var l []string
@@ -65,14 +66,21 @@ func leftovers(t *testing.T) []string {
 		l = strings.Split(out, "\n")
 	}
 	dirs, _ := filepath.Glob(filepath.Join(dataRoot(), "demohost-etcd-*"))
-	return append(l, dirs...)
+	l = append(l, dirs...)
+	for _, what := range [][]string{{"ps", "-a"}, {"network", "ls"}} {
+		out := strings.TrimSpace(run(t, "docker", append(what, "-q", "--filter", "label=demohost.plugin=etcd")...))
+		if out != "" {
+			l = append(l, strings.Split(out, "\n")...)
+		}
+	}
+	return l
 }
 
 // runDemo runs the whole headless demo through the real host (prefix, if
 // any, wraps the command) and checks what every run must show: every
 // chapter passed, every fault reverted, no split_brain, a timeline, and
 // nothing new left on the machine.
-func runDemo(t *testing.T, prefix []string, chapters int) report {
+func runDemo(t *testing.T, prefix []string, chapters int, set ...string) report {
 	t.Helper()
 	requireEtcd(t)
 	dir := t.TempDir()
@@ -82,6 +90,9 @@ func runDemo(t *testing.T, prefix []string, chapters int) report {
 	defer cancel()
 	rpath, svg := filepath.Join(dir, "r.json"), filepath.Join(dir, "t.svg")
 	args := append(append([]string{}, prefix...), host, "--plugin", plugin, "--headless", "--report", rpath, "--timeline", svg)
+	for _, kv := range set {
+		args = append(args, "--set", kv)
+	}
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
 	t.Logf("headless demo took %s:\n%s", time.Since(start).Round(time.Second), out)
@@ -160,6 +171,18 @@ func TestHeadlessDemo(t *testing.T) {
 		t.Fatal("no fault detail names the plugin process (demohost_etcd_<pid>_…)")
 	}
 	assertNothingLeft(t, owner)
+}
+
+// TestHeadlessDemoDocker runs the whole demo on the docker runtime: the
+// members are containers of an image built here from the same etcd
+// binary, and the network faults act inside the containers' namespaces.
+func TestHeadlessDemoDocker(t *testing.T) {
+	r := runDemo(t, nil, 10, "runtime=docker")
+	for _, k := range []string{LeaderKill, FollowerFreeze, NetworkPartition, NetworkLatency, QuorumLoss} {
+		if !slices.Contains(kinds(r), k) {
+			t.Errorf("the demo never injected %s", k)
+		}
+	}
 }
 
 // TestHeadlessDemoWithoutNamespaces runs the demo with the capabilities

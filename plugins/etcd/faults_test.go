@@ -48,10 +48,19 @@ func leader(t *testing.T, s *Subject) string {
 	return leaderOf(h)
 }
 
-// TestFaults injects and reverts every fault kind on one real cluster, and
-// checks what a person watching would see.
-func TestFaults(t *testing.T) {
-	s := upSubject(t, nil)
+// TestFaults injects and reverts every fault kind on one real cluster of
+// child processes in namespaces, and checks what a person watching would
+// see.
+func TestFaults(t *testing.T) { testFaults(t, upSubject(t, nil)) }
+
+// TestFaultsDocker does the same on the docker runtime: members in
+// containers of an image built from the same etcd binary.
+func TestFaultsDocker(t *testing.T) {
+	t.Cleanup(func() { assertNoContainers(t, ownerName(self())) }) // runs after the teardown
+	testFaults(t, upSubject(t, map[string]string{optRuntime: "docker"}))
+}
+
+func testFaults(t *testing.T, s *Subject) {
 	et := s.config().electionTimeout
 
 	t.Run("leader kill", func(t *testing.T) {
@@ -64,7 +73,7 @@ func TestFaults(t *testing.T) {
 			l := leaderOf(h)
 			return l != "" && l != old
 		})
-		if n := node(h, old); n.State != sdk.Down || !violatedOn(h, invMemberDown, old) {
+		if n := nodeOf(h, old); n.State != sdk.Down || !violatedOn(h, invMemberDown, old) {
 			t.Errorf("killed leader %s shows %s without member_down:\n%s", old, n.State, dump(h))
 		}
 		if violated(h, invSplitBrain) {
@@ -75,8 +84,8 @@ func TestFaults(t *testing.T) {
 			t.Errorf("revert says %q, want it to say it restarted %s", rev.Detail, old)
 		}
 		h = waitHealth(t, s, 20*time.Second, "every member up again", allUp)
-		if node(h, old).Role != "follower" {
-			t.Errorf("restarted %s is %q, want follower", old, node(h, old).Role)
+		if nodeOf(h, old).Role != "follower" {
+			t.Errorf("restarted %s is %q, want follower", old, nodeOf(h, old).Role)
 		}
 		if again := revert(); again.Detail == "" {
 			t.Error("a second revert says nothing")
@@ -90,7 +99,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("FOLLOWER_FREEZE froze the leader %s", l)
 		}
 		h := waitHealth(t, s, 3*time.Second, "the frozen follower", func(h sdk.HealthSnapshot) bool {
-			return node(h, inj.Target).State == sdk.Paused && violatedOn(h, invMemberDown, inj.Target)
+			return nodeOf(h, inj.Target).State == sdk.Paused && violatedOn(h, invMemberDown, inj.Target)
 		})
 		// Writes keep committing: the load keeps being acknowledged.
 		before := metric(h, "writes")
@@ -112,13 +121,13 @@ func TestFaults(t *testing.T) {
 		if inj.Target != old {
 			t.Fatalf("partition hit %s, the leader was %s", inj.Target, old)
 		}
-		tables, err := tablesIn(m.ns)
+		tables, err := tablesIn(m.node.NetNS())
 		if err != nil || !slices.Contains(tables, tableName(c.owner.Pid, "partition")) {
 			t.Fatalf("no partition table in %s: %v %v", m.ns, tables, err)
 		}
 		h := waitHealth(t, s, 3*et+3*time.Second, "a new leader in the majority and the old one stepped down", func(h sdk.HealthSnapshot) bool {
 			l := leaderOf(h)
-			return l != "" && l != old && violatedOn(h, invIsolated, old) && node(h, old).Role == "no leader"
+			return l != "" && l != old && violatedOn(h, invIsolated, old) && nodeOf(h, old).Role == "no leader"
 		})
 		h = waitHealth(t, s, 8*time.Second, "stale serializable reads on the cut-off member", func(h sdk.HealthSnapshot) bool {
 			return violatedOn(h, invStaleRead, old)
@@ -130,8 +139,8 @@ func TestFaults(t *testing.T) {
 		if !strings.Contains(rev.Detail, "healed") {
 			t.Errorf("revert says %q", rev.Detail)
 		}
-		if tables, _ := tablesIn(m.ns); len(tables) != 0 {
-			t.Errorf("tables left in %s after the heal: %v", m.ns, tables)
+		if tables, _ := tablesIn(m.node.NetNS()); slices.Contains(tables, tableName(c.owner.Pid, "partition")) {
+			t.Errorf("partition table left in %s after the heal: %v", m.node.NetNS(), tables)
 		}
 		waitHealth(t, s, 15*time.Second, "healed and caught up", func(h sdk.HealthSnapshot) bool {
 			return allUp(h) && !violated(h, invStaleRead) && metric(h, "leaders") == 1
@@ -143,7 +152,7 @@ func TestFaults(t *testing.T) {
 		c, _, _ := s.live()
 		_, revert := inject(t, s, sdk.Fault{Kind: NetworkLatency, Params: sdk.Options{paramDelay: "100ms"}})
 		for _, m := range c.members {
-			if tables, _ := tablesIn(m.ns); !slices.Contains(tables, tableName(c.owner.Pid, "latency")) {
+			if tables, _ := tablesIn(m.node.NetNS()); !slices.Contains(tables, tableName(c.owner.Pid, "latency")) {
 				t.Errorf("no latency table in %s: %v", m.ns, tables)
 			}
 		}
@@ -153,8 +162,8 @@ func TestFaults(t *testing.T) {
 		}
 		revert()
 		for _, m := range c.members {
-			if tables, _ := tablesIn(m.ns); len(tables) != 0 {
-				t.Errorf("tables left in %s: %v", m.ns, tables)
+			if tables, _ := tablesIn(m.node.NetNS()); slices.Contains(tables, tableName(c.owner.Pid, "latency")) {
+				t.Errorf("latency table left in %s: %v", m.node.NetNS(), tables)
 			}
 		}
 		waitHealth(t, s, 10*time.Second, "write p99 back below 100ms", func(h sdk.HealthSnapshot) bool { return metric(h, "write_p99_ms") < 100 && allUp(h) })

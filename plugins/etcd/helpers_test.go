@@ -141,7 +141,7 @@ func allUp(h sdk.HealthSnapshot) bool {
 	return true
 }
 
-func node(h sdk.HealthSnapshot, id string) sdk.Node {
+func nodeOf(h sdk.HealthSnapshot, id string) sdk.Node {
 	for _, n := range h.Nodes {
 		if n.ID == id {
 			return n
@@ -199,4 +199,19 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// assertNoContainers checks that plugin process owner ("<pid>-<start>")
+// left no container, network or image in Docker.
+func assertNoContainers(t testing.TB, owner string) {
+	t.Helper()
+	label := ownerLabel + "=" + owner
+	for _, what := range [][]string{{"ps", "-a"}, {"network", "ls"}} {
+		if out := run(t, "docker", append(what, "-q", "--filter", "label="+label)...); strings.TrimSpace(out) != "" {
+			t.Errorf("docker %s: left behind: %s", what[0], out)
+		}
+	}
+	if out := run(t, "docker", "images", "-q", "--filter", "label=demohost.image-scope"); strings.Contains(run(t, "docker", "images", "--format", "{{.Repository}}"), "demohost-etcd-"+owner) {
+		t.Errorf("image demohost-etcd-%s left behind (%s)", owner, out)
+	}
 }

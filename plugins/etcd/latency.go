@@ -30,7 +30,6 @@ import (
 type latencyDetour struct {
 	target  *member
 	peers   []*member
-	ns      []string // every namespace with a table
 	table   string
 	inbound *toxiproxy.Proxy            // stands for the target
 	out     map[string]*toxiproxy.Proxy // peer id -> proxy standing for it
@@ -42,7 +41,7 @@ type latencyDetour struct {
 func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDetour, map[string]string, error) {
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	d := &latencyDetour{target: target, table: tableName(c.owner.Pid, "latency"), out: map[string]*toxiproxy.Proxy{}}
-	listen := hostPort(c.fab.hostIP(), 0)
+	listen := hostPort(c.hostIP(), 0)
 	add := func(name string, upstream net.IP) (*toxiproxy.Proxy, error) {
 		p := toxiproxy.NewProxy(srv, name, listen, hostPort(upstream, peerPort))
 		if err := p.Start(); err != nil {
@@ -62,8 +61,7 @@ func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDeto
 		d.close()
 		return nil, nil, err
 	}
-	tables := map[string]string{target.ns: d.table}
-	d.ns = append(d.ns, target.ns)
+	tables := map[string]string{target.node.NetNS(): d.table}
 	for _, p := range c.members {
 		if p == target {
 			continue
@@ -73,8 +71,7 @@ func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDeto
 			d.close()
 			return nil, nil, err
 		}
-		tables[p.ns] = d.table
-		d.ns = append(d.ns, p.ns)
+		tables[p.node.NetNS()] = d.table
 	}
 	return d, tables, nil
 }
@@ -86,7 +83,7 @@ func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDeto
 func (d *latencyDetour) apply() error {
 	in := []detour{{Target: d.target.ip, Proxy: proxyAddr(d.inbound)}}
 	for _, p := range d.peers {
-		if err := applyTable(p.ns, d.table, detourRules(in, nil, false)); err != nil {
+		if err := applyTable(p.node.NetNS(), d.table, detourRules(in, nil, false)); err != nil {
 			return err
 		}
 	}
@@ -96,19 +93,20 @@ func (d *latencyDetour) apply() error {
 		detours = append(detours, detour{Target: p.ip, Proxy: proxyAddr(d.out[p.id])})
 		peerIPs = append(peerIPs, p.ip)
 	}
-	if err := applyTable(d.target.ns, d.table, detourRules(detours, peerIPs, true)); err != nil {
+	ns := d.target.node.NetNS()
+	if err := applyTable(ns, d.table, detourRules(detours, peerIPs, true)); err != nil {
 		return err
 	}
-	return abortDirect(d.target.ns, peerIPs)
+	return abortDirect(ns, peerIPs)
 }
 
-// abortDirect aborts, in namespace ns, every Raft connection made before
+// abortDirect aborts, in the namespace at path ns, every Raft connection made before
 // the detour: directly between the member and a peer. The kernel resets
 // both ends (SOCK_DESTROY), so etcd on each side reconnects at once, now
 // through the proxies. (The reset rules alone reach only the end that
 // sends; a stream's reader sends nothing and would wait for its timeout.)
 func abortDirect(ns string, peers []net.IP) error {
-	h, err := netns.GetFromName(ns)
+	h, err := netns.GetFromPath(ns)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", ns, err)
 	}

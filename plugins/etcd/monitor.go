@@ -12,7 +12,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/demohost/demohost/sdk"
-	"github.com/demohost/demohost/sdk/process"
 )
 
 // Invariants this subject checks.
@@ -117,7 +116,7 @@ func (mo *monitor) probeLoop(ctx context.Context, m *member) {
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
 	for {
-		if running(m) && m.proc.State() != process.Stopped {
+		if running(m) && !m.node.Frozen() {
 			o := mo.status(ctx, m)
 			mo.mu.Lock()
 			prev := mo.obs[m.id]
@@ -128,7 +127,7 @@ func (mo *monitor) probeLoop(ctx context.Context, m *member) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.proc.Exited():
+		case <-m.node.Exited():
 			mo.eval() // a killed member shows at once
 			select {
 			case <-ctx.Done():
@@ -162,7 +161,7 @@ func (mo *monitor) readLoop(ctx context.Context, m *member) {
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
 	for {
-		if running(m) && m.proc.State() != process.Stopped {
+		if running(m) && !m.node.Frozen() {
 			var serialRev int64
 			var serialErr, linErr error
 			var wg sync.WaitGroup
@@ -355,9 +354,9 @@ func (mo *monitor) eval() {
 		case !running(m):
 			n.State, n.Detail = sdk.Down, "not running (killed)"
 			add(invMemberDown, m.id, sdk.Warning, m.id+" is not running: its process was killed")
-		case m.proc.Identity().Stopped():
-			n.State, n.Detail = sdk.Paused, "frozen (SIGSTOP)"
-			add(invMemberDown, m.id, sdk.Warning, m.id+" does not answer: it is frozen (SIGSTOP)")
+		case m.node.Frozen():
+			n.State, n.Detail = sdk.Paused, "frozen ("+mo.c.freezeVerb()+")"
+			add(invMemberDown, m.id, sdk.Warning, m.id+" does not answer: it is frozen ("+mo.c.freezeVerb()+")")
 		case !seen || !mo.fresh(o, now):
 			n.State, n.Detail = sdk.Unknown, "no answer yet"
 		case o.statusErr != nil:

@@ -31,9 +31,9 @@ const clientPort = 2379
 // tableName is the name of a fault's table: demohost_etcd_<pid>_<what>.
 func tableName(owner int, what string) string { return fmt.Sprintf("demohost_etcd_%d_%s", owner, what) }
 
-// nftIn opens an nftables connection to the named namespace.
+// nftIn opens an nftables connection to the namespace at path ns.
 func nftIn(ns string) (*nftables.Conn, func(), error) {
-	h, err := netns.GetFromName(ns)
+	h, err := netns.GetFromPath(ns)
 	if err != nil {
 		return nil, nil, fmt.Errorf("namespace %s: %w", ns, err)
 	}
@@ -68,7 +68,7 @@ func applyTable(ns, name string, add func(c *nftables.Conn, t *nftables.Table)) 
 // deleteTable removes table name from namespace ns. A missing namespace or
 // table is not an error (already reverted).
 func deleteTable(ns, name string) (bool, error) {
-	if _, err := os.Stat(netnsDir + "/" + ns); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(ns); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	c, done, err := nftIn(ns)
@@ -92,7 +92,7 @@ func deleteTable(ns, name string) (bool, error) {
 	return false, nil
 }
 
-// tablesIn lists the IPv4 table names in namespace ns.
+// tablesIn lists the IPv4 table names in the namespace at path ns.
 func tablesIn(ns string) ([]string, error) {
 	c, done, err := nftIn(ns)
 	if err != nil {

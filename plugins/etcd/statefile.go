@@ -1,11 +1,13 @@
 package etcd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,7 +35,8 @@ type stateRecord struct {
 	Owner  process.Identity  `json:"owner"`
 	Dir    string            `json:"dir,omitempty"`
 	Fabric *fabric           `json:"fabric,omitempty"`
-	Procs  map[string]string `json:"procs,omitempty"` // member id -> process identity
+	Procs  map[string]string `json:"procs,omitempty"`  // member id -> process identity or container
+	Docker string            `json:"docker,omitempty"` // owner label of its containers, network, image
 }
 
 // fabric's JSON form (its fields are unexported for the rest of the package).
@@ -152,8 +155,18 @@ func (s *stateFile) reap(progress sdk.Progress) (int, error) {
 
 // reapRecord undoes one dead plugin process' record.
 func reapRecord(rec stateRecord, progress sdk.Progress) error {
+	if rec.Docker != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := reapDocker(ctx, rec.Docker, progress); err != nil {
+			return err
+		}
+	}
 	var alive []process.Identity
 	for name, s := range rec.Procs {
+		if strings.HasPrefix(s, "container=") {
+			continue // removed with the owner's scope above
+		}
 		id, err := process.ParseIdentity(s)
 		if err != nil || !id.Alive() {
 			continue

@@ -30,8 +30,9 @@ const launcherCommand = "netns-exec"
 type config struct {
 	members         int
 	runtime         string
-	namespaces      bool   // members in namespaces of their own
-	noNetwork       string // why not, when namespaces is false
+	namespaces      bool   // local members in namespaces of their own
+	netFaults       bool   // partition and latency can be injected
+	noNetwork       string // why not, when netFaults is false
 	etcdPath        string
 	electionTimeout time.Duration
 	writeRate       int
@@ -107,9 +108,10 @@ func (s *Subject) Describe(context.Context) (sdk.Description, error) {
 			"under leader kill, a frozen follower, quorum loss, a partition and latency, with a live write/read load",
 		Options: []sdk.Option{
 			{Name: optMembers, Type: sdk.Enum, Default: "3", Choices: []string{"3", "5"}, Help: "cluster size"},
-			{Name: optRuntime, Type: sdk.Enum, Default: "local", Choices: []string{"local"}, Help: "local: members are child processes of the plugin"},
+			{Name: optRuntime, Type: sdk.Enum, Default: "local", Choices: []string{"local", "docker"},
+				Help: "local: members are child processes of the plugin; docker: containers of an image built here from the etcd binary, on a private network"},
 			{Name: optNetwork, Type: sdk.Enum, Default: "auto", Choices: []string{"auto", "namespaces", "loopback"},
-				Help: "namespaces: each member in a network namespace of its own (needs root; partition and latency faults); loopback: all on 127.0.0.1, no network faults; auto: namespaces when root"},
+				Help: "namespaces: network faults, each local member in a namespace of its own (needs root); loopback: local members all on 127.0.0.1, no network faults; auto: namespaces when root"},
 			{Name: optElection, Type: sdk.Duration, Default: "1s", Help: "etcd --election-timeout (heartbeat is a tenth of it)"},
 			{Name: optRate, Type: sdk.Int, Default: "50", Help: "requests per second of the load (two writes to one linearizable read)"},
 			{Name: optStale, Type: sdk.Int, Default: "50", Help: "revisions a serializable read may lag a linearizable one before stale_read"},
@@ -151,13 +153,15 @@ func (s *Subject) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		if missing != "" {
 			return fmt.Errorf("network=namespaces: %s; run demohost as root or --set network=loopback", missing)
 		}
-		cfg.namespaces = true
+		cfg.netFaults = true
 	case "loopback":
 		cfg.noNetwork = "network=loopback"
 	default:
-		cfg.namespaces = missing == ""
+		cfg.netFaults = missing == ""
 		cfg.noNetwork = missing
 	}
+	// Local members get namespaces of their own; containers have theirs.
+	cfg.namespaces = cfg.netFaults && cfg.runtime == "local"
 	s.mu.Lock()
 	s.cfg = cfg
 	s.mu.Unlock()
@@ -211,6 +215,11 @@ func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
 	} else if n > 0 {
 		req.Progress.Info(fmt.Sprintf("cleaned up after %d earlier plugin process(es) that did not finish", n))
 	}
+	if cfg.runtime == "docker" {
+		if err := reapDockerOrphans(ctx, req.Progress); err != nil {
+			return fmt.Errorf("remove containers an earlier run left: %w", err)
+		}
+	}
 	s.mu.Lock()
 	if s.cluster != nil {
 		s.mu.Unlock()
@@ -219,8 +228,12 @@ func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
 	c := &cluster{cfg: cfg, owner: st.owner, launcher: s.launcher, state: st}
 	s.cluster = c
 	s.mu.Unlock()
-	if !cfg.namespaces {
+	switch {
+	case cfg.netFaults:
+	case cfg.runtime == "local":
 		req.Progress.Warning("no network namespaces (" + cfg.noNetwork + "): members run on loopback; the partition and latency chapters are left out")
+	default:
+		req.Progress.Warning("no network faults (" + cfg.noNetwork + "): the partition and latency chapters are left out")
 	}
 	if err := c.start(ctx, req.Progress); err != nil {
 		return err
@@ -277,7 +290,7 @@ func hasViolation(h sdk.HealthSnapshot, inv string) bool {
 	return false
 }
 
-func (s *Subject) Teardown(_ context.Context, req sdk.TeardownRequest) error {
+func (s *Subject) Teardown(ctx context.Context, req sdk.TeardownRequest) error {
 	s.mu.Lock()
 	c, mon, lat := s.cluster, s.mon, s.latency
 	s.cluster, s.mon, s.latency = nil, nil, map[string]*latencyDetour{}
@@ -295,6 +308,11 @@ func (s *Subject) Teardown(_ context.Context, req sdk.TeardownRequest) error {
 		n, err := st.reap(req.Progress)
 		if err != nil {
 			return err
+		}
+		if s.config().runtime == "docker" {
+			if err := reapDockerOrphans(ctx, req.Progress); err != nil {
+				return err
+			}
 		}
 		if n == 0 {
 			req.Progress.Info("nothing left behind by earlier plugin processes")

@@ -108,7 +108,7 @@ func TestLoopbackRuntime(t *testing.T) {
 		t.Fatalf("partition on loopback: %v", err)
 	}
 	inj, revert := inject(t, s, sdk.Fault{Kind: FollowerFreeze})
-	waitHealth(t, s, 3*time.Second, "the frozen follower", func(h sdk.HealthSnapshot) bool { return node(h, inj.Target).State == sdk.Paused })
+	waitHealth(t, s, 3*time.Second, "the frozen follower", func(h sdk.HealthSnapshot) bool { return nodeOf(h, inj.Target).State == sdk.Paused })
 	revert()
 	waitHealth(t, s, 10*time.Second, "every member up", allUp)
 }
