@@ -77,7 +77,7 @@ func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 		},
 		{
 			ID: "follower-freeze", Title: "Freeze a follower",
-			Narration: "SIGSTOP one follower: it stops answering, but the leader and the other follower are still a majority. " +
+			Narration: "Freeze one follower: it stops answering, but the leader and the remaining followers are still a majority. " +
 				"Writes keep committing the whole time and the leader does not change.",
 			KeyHint:       "watch member_down while writes flow",
 			BlocksAdvance: true,

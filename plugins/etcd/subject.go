@@ -104,7 +104,7 @@ func (s *Subject) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
 		Name:    "etcd",
 		Version: Version,
-		Description: "A real etcd Raft cluster (Debian's etcd, 3 or 5 members, each in a network namespace of its own) " +
+		Description: "A real etcd Raft cluster (Debian's etcd, 3 or 5 members, each in a network namespace or container of its own) " +
 			"under leader kill, a frozen follower, quorum loss, a partition and latency, with a live write/read load",
 		Options: []sdk.Option{
 			{Name: optMembers, Type: sdk.Enum, Default: "3", Choices: []string{"3", "5"}, Help: "cluster size"},
@@ -119,7 +119,7 @@ func (s *Subject) Describe(context.Context) (sdk.Description, error) {
 		},
 		Faults: []sdk.FaultKind{
 			{Kind: LeaderKill, Description: "SIGKILL the leader's etcd process; revert starts it again on its data directory", Target: member},
-			{Kind: FollowerFreeze, Description: "SIGSTOP a follower; revert sends SIGCONT", Target: `empty or "follower": a follower; or a member id`},
+			{Kind: FollowerFreeze, Description: "SIGSTOP a follower (docker pause on the docker runtime); revert thaws it", Target: `empty or "follower": a follower; or a member id`},
 			{Kind: QuorumLoss, Description: "SIGKILL a majority, the leader first; revert starts them again", Target: "empty: the subject picks the members"},
 			{Kind: NetworkPartition, Description: "drop every Raft packet to and from a member (nftables in its namespace); revert deletes the rules", Target: member},
 			{Kind: NetworkLatency, Description: "send a member's Raft links through toxiproxy with a delay each way; revert removes the detour", Target: member,
