@@ -76,11 +76,30 @@ func startLatency(c *cluster, target *member, delay time.Duration) (*latencyDeto
 	return d, tables, nil
 }
 
-// apply writes the rules: each peer's namespace sends its new connections
-// to the target through the target's proxy; then the target's namespace
-// sends its connections to peers through their proxies and resets the
-// direct ones, so both sides reconnect through the proxies at once.
+// apply writes the rules and moves the links onto the proxies: each
+// peer's namespace sends its new connections to the target through the
+// target's proxy; the target's namespace sends its new connections to
+// peers through theirs (and resets stray direct traffic); then the direct
+// connections made before — listed before the rules went in — are aborted,
+// so etcd on both sides reconnects at once, through the proxies.
 func (d *latencyDetour) apply() error {
+	var peerIPs []net.IP
+	for _, p := range d.peers {
+		peerIPs = append(peerIPs, p.ip)
+	}
+	// Each direct connection is aborted from its client side (the side
+	// that dialed the peer port): its 4-tuple has an ephemeral local port,
+	// so once it is gone it cannot match the member's listening socket.
+	direct := map[string][]netlink.SocketID{}
+	var err error
+	if direct[d.target.node.NetNS()], err = dialsTo(d.target.node.NetNS(), peerIPs); err != nil {
+		return err
+	}
+	for _, p := range d.peers {
+		if direct[p.node.NetNS()], err = dialsTo(p.node.NetNS(), []net.IP{d.target.ip}); err != nil {
+			return err
+		}
+	}
 	in := []detour{{Target: d.target.ip, Proxy: proxyAddr(d.inbound)}}
 	for _, p := range d.peers {
 		if err := applyTable(p.node.NetNS(), d.table, detourRules(in, nil, false)); err != nil {
@@ -88,47 +107,69 @@ func (d *latencyDetour) apply() error {
 		}
 	}
 	var detours []detour
-	var peerIPs []net.IP
 	for _, p := range d.peers {
 		detours = append(detours, detour{Target: p.ip, Proxy: proxyAddr(d.out[p.id])})
-		peerIPs = append(peerIPs, p.ip)
 	}
-	ns := d.target.node.NetNS()
-	if err := applyTable(ns, d.table, detourRules(detours, peerIPs, true)); err != nil {
+	if err := applyTable(d.target.node.NetNS(), d.table, detourRules(detours, peerIPs, true)); err != nil {
 		return err
 	}
-	return abortDirect(ns, peerIPs)
+	var errs []error
+	for ns, socks := range direct {
+		errs = append(errs, abort(ns, socks))
+	}
+	return errors.Join(errs...)
 }
 
-// abortDirect aborts, in the namespace at path ns, every Raft connection made before
-// the detour: directly between the member and a peer. The kernel resets
-// both ends (SOCK_DESTROY), so etcd on each side reconnects at once, now
-// through the proxies. (The reset rules alone reach only the end that
-// sends; a stream's reader sends nothing and would wait for its timeout.)
-func abortDirect(ns string, peers []net.IP) error {
+// inetDiag opens a socket-diagnostics handle in the namespace at path ns.
+func inetDiag(ns string) (*netlink.Handle, error) {
 	h, err := netns.GetFromPath(ns)
 	if err != nil {
-		return fmt.Errorf("namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
 	}
 	defer h.Close()
 	nh, err := netlink.NewHandleAt(h, unix.NETLINK_INET_DIAG)
 	if err != nil {
-		return fmt.Errorf("socket diagnostics in %s: %w", ns, err)
+		return nil, fmt.Errorf("socket diagnostics in %s: %w", ns, err)
+	}
+	return nh, nil
+}
+
+// dialsTo lists, in the namespace at path ns, the TCP connections dialed
+// to the peer port of one of targets.
+func dialsTo(ns string, targets []net.IP) ([]netlink.SocketID, error) {
+	nh, err := inetDiag(ns)
+	if err != nil {
+		return nil, err
 	}
 	defer nh.Close()
 	socks, err := nh.SocketDiagTCP(unix.AF_INET)
 	if err != nil {
-		return fmt.Errorf("list connections in %s: %w", ns, err)
+		return nil, fmt.Errorf("list connections in %s: %w", ns, err)
 	}
-	var errs []error
+	var out []netlink.SocketID
 	for _, s := range socks {
 		id := s.ID
-		if id.SourcePort != peerPort && id.DestinationPort != peerPort {
-			continue
+		if id.DestinationPort == peerPort && id.SourcePort != peerPort &&
+			slices.ContainsFunc(targets, func(p net.IP) bool { return p.Equal(id.Destination) }) {
+			out = append(out, id)
 		}
-		if !slices.ContainsFunc(peers, func(p net.IP) bool { return p.Equal(id.Destination) }) {
-			continue
-		}
+	}
+	return out, nil
+}
+
+// abort destroys the listed connections in the namespace at path ns (the
+// kernel resets both ends); one already gone is not an error.
+func abort(ns string, socks []netlink.SocketID) error {
+	if len(socks) == 0 {
+		return nil
+	}
+	nh, err := inetDiag(ns)
+	if err != nil {
+		return err
+	}
+	defer nh.Close()
+	var errs []error
+	for _, id := range socks {
 		local := &net.TCPAddr{IP: id.Source, Port: int(id.SourcePort)}
 		remote := &net.TCPAddr{IP: id.Destination, Port: int(id.DestinationPort)}
 		if err := nh.SocketDestroy(local, remote); err != nil && !errors.Is(err, unix.ENOENT) {
