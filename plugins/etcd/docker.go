@@ -223,6 +223,8 @@ func (n *dockerNode) Stop(ctx context.Context) error {
 	return err
 }
 
+func (n *dockerNode) Stopped() string { return "container stopped (docker kill)" }
+
 func (n *dockerNode) Running() bool { n.mu.Lock(); defer n.mu.Unlock(); return n.running }
 func (n *dockerNode) Frozen() bool  { n.mu.Lock(); defer n.mu.Unlock(); return n.running && n.paused }
 

@@ -352,8 +352,8 @@ func (mo *monitor) eval() {
 		n := sdk.Node{ID: m.id, Name: m.id, Address: strings.TrimPrefix(m.client, "http://")}
 		switch {
 		case !running(m):
-			n.State, n.Detail = sdk.Down, "not running (killed)"
-			add(invMemberDown, m.id, sdk.Warning, m.id+" is not running: its process was killed")
+			n.State, n.Detail = sdk.Down, "not running: "+m.node.Stopped()
+			add(invMemberDown, m.id, sdk.Warning, m.id+" is not running: "+m.node.Stopped())
 		case m.node.Frozen():
 			n.State, n.Detail = sdk.Paused, "frozen ("+mo.c.freezeVerb()+")"
 			add(invMemberDown, m.id, sdk.Warning, m.id+" does not answer: it is frozen ("+mo.c.freezeVerb()+")")

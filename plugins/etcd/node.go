@@ -2,8 +2,10 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/demohost/demohost/sdk/process"
@@ -34,6 +36,9 @@ type node interface {
 	Ref() string
 	// What says what it is, for people: "pid 4242", "container 1a2b3c".
 	What() string
+	// Stopped says why it is not running: killed by a fault, or exited on
+	// its own (with how).
+	Stopped() string
 	// NetNS is the path of its network namespace ("" when it has none of
 	// its own): where network faults put their nftables tables.
 	NetNS() string
@@ -42,12 +47,19 @@ type node interface {
 // localNode is a member as a child process of the plugin, in a named
 // network namespace or on loopback.
 type localNode struct {
-	p  *process.Process
-	ns string // namespace name; "" on loopback
+	p      *process.Process
+	ns     string // namespace name; "" on loopback
+	killed atomic.Bool
 }
 
-func (n *localNode) Start(context.Context) error  { return n.p.Start() }
-func (n *localNode) Kill(context.Context) error   { return n.p.Kill() }
+func (n *localNode) Start(context.Context) error { n.killed.Store(false); return n.p.Start() }
+func (n *localNode) Kill(context.Context) error  { n.killed.Store(true); return n.p.Kill() }
+func (n *localNode) Stopped() string {
+	if n.killed.Load() {
+		return "killed (SIGKILL)"
+	}
+	return fmt.Sprintf("exited on its own (%v)", n.p.ExitErr())
+}
 func (n *localNode) Pause(context.Context) error  { return n.p.Pause() }
 func (n *localNode) Resume(context.Context) error { return n.p.Resume() }
 func (n *localNode) Stop(context.Context) error   { return n.p.Stop(2 * time.Second) }
