@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/demohost/demohost/sdk/process"
 )
@@ -62,7 +61,10 @@ func (n *localNode) Stopped() string {
 }
 func (n *localNode) Pause(context.Context) error  { return n.p.Pause() }
 func (n *localNode) Resume(context.Context) error { return n.p.Resume() }
-func (n *localNode) Stop(context.Context) error   { return n.p.Stop(2 * time.Second) }
+
+// Stop ends a member for good at teardown: SIGKILL, since its data goes
+// with it and a plugin whose host died must be gone within 2 s.
+func (n *localNode) Stop(context.Context) error { return n.p.Kill() }
 func (n *localNode) Running() bool {
 	st := n.p.State()
 	return st == process.Running || st == process.Stopped
