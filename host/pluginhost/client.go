@@ -66,7 +66,7 @@ func (c *Client) Chapters(ctx context.Context) ([]subject.Chapter, error) {
 		ch := subject.Chapter{
 			ID: w.GetId(), Title: w.GetTitle(), Narration: w.GetNarration(), KeyHint: w.GetKeyHint(),
 			AutoAdvance: w.GetAutoAdvance(), BlocksAdvance: w.GetBlocksAdvance(), HasAction: w.GetHasAction(),
-			Countdown: w.GetCountdown().AsDuration(), RevertChaos: w.GetRevertChaos(),
+			Countdown: w.GetCountdown().AsDuration(), RevertChaos: w.GetRevertChaos(), Skip: w.GetSkip(),
 		}
 		if f := w.GetFault(); f != nil {
 			ff := faultFromWire(f)

@@ -116,7 +116,10 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 			suite.Failures++
 		default:
 			msg := "skipped"
-			if c.Status != journal.Skipped {
+			switch {
+			case c.SkipReason != "":
+				msg = "skipped here: " + c.SkipReason
+			case c.Status != journal.Skipped:
 				msg = "not run (the run ended first)"
 			}
 			tc.Skipped = &junitSkipped{Message: msg}

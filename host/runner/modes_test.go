@@ -372,3 +372,28 @@ func TestHoldWhileFaultOutlastsItsChapter(t *testing.T) {
 		t.Errorf("chapter 2 = %s, want passed (its own hold is about nodes)", j.Chapters[1].Status)
 	}
 }
+
+// A chapter the plugin skips (it cannot run here) runs nothing, shows its
+// reason, and does not fail a run whose other chapters pass.
+func TestSkippedChapterRunsNothingAndTheRunPasses(t *testing.T) {
+	p := newScripted(calm)
+	j := runModes(t, p,
+		subject.Chapter{ID: "1", Title: "calm", Expectations: []subject.Expectation{{Check: allUp(), Within: time.Second}}},
+		subject.Chapter{ID: "2", Title: "partition", Skip: "needs root for network namespaces", HasAction: true,
+			Fault:        &subject.Fault{Kind: "FREEZE"},
+			Expectations: []subject.Expectation{{Check: lagSeen(), Within: time.Second}}},
+		subject.Chapter{ID: "3", Title: "done"})
+	if injected, _ := p.times(); len(injected) != 0 {
+		t.Errorf("a skipped chapter injected %d faults", len(injected))
+	}
+	c := j.Chapters[1]
+	if c.Status != journal.Skipped || c.SkipReason != "needs root for network namespaces" {
+		t.Errorf("chapter 2 = %s (%q), want skipped with the plugin's reason", c.Status, c.SkipReason)
+	}
+	if e := c.Expectations[0]; e.Met || !strings.Contains(e.Reason, "the chapter is skipped") {
+		t.Errorf("its expectation = %+v", e)
+	}
+	if j.Result != journal.Passed {
+		t.Errorf("result = %s, want passed: only the plugin's skip kept chapter 2 from running", j.Result)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // Chapters tells the Raft story. The partition and latency chapters need
 // network namespaces: without them (not root, or network=loopback) they are
-// left out, and the first chapter says why.
+// skipped, with the reason.
 func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 	cfg := s.config()
 	et := cfg.electionTimeout
@@ -29,7 +29,7 @@ func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 	case cfg.netFaults:
 		calm += " Each member runs in a network namespace of its own, so the network between them is real and can be cut."
 	default:
-		calm += " [yellow]The partition and latency chapters are left out: " + cfg.noNetwork + ".[/]"
+		calm += " [yellow]The partition and latency chapters are skipped: " + cfg.noNetwork + ".[/]"
 	}
 	steady := []sdk.Expectation{
 		sdk.Before(sdk.AllNodes(sdk.Up), 20*time.Second),
@@ -91,57 +91,61 @@ func (s *Subject) Chapters(context.Context) ([]sdk.Chapter, error) {
 			),
 		},
 	}
-	if cfg.netFaults {
-		chapters = append(chapters,
-			sdk.Chapter{
-				ID: "partition", Title: "Partition the leader",
-				Narration: "Cut the leader off from its peers: nftables drops every Raft packet in its namespace. " +
-					"The majority elects a new leader in a higher term; the old one notices it has lost its quorum and steps down. " +
-					"Reads and writes through it fail, and serializable reads on it fall behind. Two members may both have been leader for a moment — in different terms. " +
-					"*split_brain* (two leaders in the same term) must never show. The partition heals after 8 s.",
-				KeyHint:       "watch leader_changed, member_isolated, stale_read",
-				BlocksAdvance: true,
-				Countdown:     time.Second,
-				Fault:         &sdk.Fault{Kind: NetworkPartition, Name: "partition the leader", Target: "leader", Duration: 8 * time.Second},
-				Expectations: append(append([]sdk.Expectation{}, steady...),
-					describe(sdk.Eventually(sdk.ViolationPresent(invLeaderChanged), elect), "the majority elects a new leader"),
-					describe(sdk.Eventually(sdk.ViolationPresent(invIsolated), elect), "the old leader steps down; requests through it fail"),
-					describe(sdk.Eventually(sdk.ViolationPresent(invStaleRead), 8*time.Second), "serializable reads on the cut-off member go stale"),
-					describe(sdk.HoldsWhileFault(sdk.NoViolation(invSplitBrain)), "never two leaders in one term"),
-					describe(sdk.After(sdk.AllNodes(sdk.Up), 15*time.Second), "healed: the old leader rejoins as a follower"),
-				),
+	network := []sdk.Chapter{
+		{
+			ID: "partition", Title: "Partition the leader",
+			Narration: "Cut the leader off from its peers: nftables drops every Raft packet in its namespace. " +
+				"The majority elects a new leader in a higher term; the old one notices it has lost its quorum and steps down. " +
+				"Reads and writes through it fail, and serializable reads on it fall behind. Two members may both have been leader for a moment — in different terms. " +
+				"*split_brain* (two leaders in the same term) must never show. The partition heals after 8 s.",
+			KeyHint:       "watch leader_changed, member_isolated, stale_read",
+			BlocksAdvance: true,
+			Countdown:     time.Second,
+			Fault:         &sdk.Fault{Kind: NetworkPartition, Name: "partition the leader", Target: "leader", Duration: 8 * time.Second},
+			Expectations: append(append([]sdk.Expectation{}, steady...),
+				describe(sdk.Eventually(sdk.ViolationPresent(invLeaderChanged), elect), "the majority elects a new leader"),
+				describe(sdk.Eventually(sdk.ViolationPresent(invIsolated), elect), "the old leader steps down; requests through it fail"),
+				describe(sdk.Eventually(sdk.ViolationPresent(invStaleRead), 8*time.Second), "serializable reads on the cut-off member go stale"),
+				describe(sdk.HoldsWhileFault(sdk.NoViolation(invSplitBrain)), "never two leaders in one term"),
+				describe(sdk.After(sdk.AllNodes(sdk.Up), 15*time.Second), "healed: the old leader rejoins as a follower"),
+			),
+		},
+		{
+			ID: "healed", Title: "Healed: one leader, everyone caught up",
+			Narration: "After the heal the old leader hears the new term and follows. It catches up from the leader's log: " +
+				"its serializable reads are current again.",
+			KeyHint: "space: add latency",
+			Action:  s.report(NetworkPartition),
+			Expectations: []sdk.Expectation{
+				sdk.Eventually(sdk.MetricBelow("leaders", 2), 5*time.Second),
+				sdk.Eventually(sdk.NoViolation(invStaleRead), 10*time.Second),
+				sdk.Holds(sdk.NoViolation(invSplitBrain), 3*time.Second),
+				sdk.Holds(sdk.NoViolation(invWritesFailing), 3*time.Second),
 			},
-			sdk.Chapter{
-				ID: "healed", Title: "Healed: one leader, everyone caught up",
-				Narration: "After the heal the old leader hears the new term and follows. It catches up from the leader's log: " +
-					"its serializable reads are current again.",
-				KeyHint: "space: add latency",
-				Action:  s.report(NetworkPartition),
-				Expectations: []sdk.Expectation{
-					sdk.Eventually(sdk.MetricBelow("leaders", 2), 5*time.Second),
-					sdk.Eventually(sdk.NoViolation(invStaleRead), 10*time.Second),
-					sdk.Holds(sdk.NoViolation(invSplitBrain), 3*time.Second),
-					sdk.Holds(sdk.NoViolation(invWritesFailing), 3*time.Second),
-				},
-			},
-			sdk.Chapter{
-				ID: "latency", Title: "Slow links to the leader",
-				Narration: "Send the leader's Raft links through toxiproxy with 100 ms each way (its connections are reset once, to reconnect through the proxies). " +
-					"Every commit now waits for a round trip through the proxies, so write p99 rises — but heartbeats still arrive well within the election timeout, " +
-					"so no one campaigns and the leader stays.",
-				KeyHint:       "watch write_p99_ms",
-				BlocksAdvance: true,
-				Countdown:     time.Second,
-				Fault: &sdk.Fault{Kind: NetworkLatency, Name: "100 ms on the leader's links", Target: "leader", Duration: 8 * time.Second,
-					Params: sdk.Options{paramDelay: "100ms"}},
-				Expectations: append(append([]sdk.Expectation{}, steady...),
-					describe(sdk.Eventually(sdk.MetricAbove("write_p99_ms", 150), 6*time.Second), "write p99 above 150 ms"),
-					describe(sdk.HoldsWhileFault(sdk.NoViolation(invLeaderChanged)), "no leader change: 100 ms is well below the election timeout"),
-					describe(sdk.After(sdk.MetricBelow("write_p99_ms", 100), 10*time.Second), "p99 back down once the detour is gone"),
-				),
-			},
-		)
+		},
+		{
+			ID: "latency", Title: "Slow links to the leader",
+			Narration: "Send the leader's Raft links through toxiproxy with 100 ms each way (its connections are reset once, to reconnect through the proxies). " +
+				"Every commit now waits for a round trip through the proxies, so write p99 rises — but heartbeats still arrive well within the election timeout, " +
+				"so no one campaigns and the leader stays.",
+			KeyHint:       "watch write_p99_ms",
+			BlocksAdvance: true,
+			Countdown:     time.Second,
+			Fault: &sdk.Fault{Kind: NetworkLatency, Name: "100 ms on the leader's links", Target: "leader", Duration: 8 * time.Second,
+				Params: sdk.Options{paramDelay: "100ms"}},
+			Expectations: append(append([]sdk.Expectation{}, steady...),
+				describe(sdk.Eventually(sdk.MetricAbove("write_p99_ms", 150), 6*time.Second), "write p99 above 150 ms"),
+				describe(sdk.HoldsWhileFault(sdk.NoViolation(invLeaderChanged)), "no leader change: 100 ms is well below the election timeout"),
+				describe(sdk.After(sdk.MetricBelow("write_p99_ms", 100), 10*time.Second), "p99 back down once the detour is gone"),
+			),
+		},
 	}
+	if !cfg.netFaults {
+		for i := range network {
+			network[i].Skip = "needs network namespaces: " + cfg.noNetwork
+		}
+	}
+	chapters = append(chapters, network...)
 	chapters = append(chapters,
 		sdk.Chapter{
 			ID: "quorum-loss", Title: "Lose the quorum",

@@ -231,9 +231,9 @@ func (s *Subject) Setup(ctx context.Context, req sdk.SetupRequest) error {
 	switch {
 	case cfg.netFaults:
 	case cfg.runtime == "local":
-		req.Progress.Warning("no network namespaces (" + cfg.noNetwork + "): members run on loopback; the partition and latency chapters are left out")
+		req.Progress.Warning("no network namespaces (" + cfg.noNetwork + "): members run on loopback; the partition and latency chapters are skipped")
 	default:
-		req.Progress.Warning("no network faults (" + cfg.noNetwork + "): the partition and latency chapters are left out")
+		req.Progress.Warning("no network faults (" + cfg.noNetwork + "): the partition and latency chapters are skipped")
 	}
 	if err := c.start(ctx, req.Progress); err != nil {
 		return err
