@@ -32,6 +32,7 @@ type chapterRun struct {
 	steadyWait    bool
 	actionRunning bool
 	dwelling      bool // headless: waiting out Dwell
+	hit           string // the target the chapter's fault hit
 	lines         []StatusLine
 	exps          []*expectationRun
 	err           string // the chapter failed outside its expectations
@@ -233,7 +234,7 @@ func (u *run) countdownOver(i int) {
 func (u *run) injectAndStart(i int) {
 	c := u.chapters[i]
 	c.steadyWait = false
-	at, err := u.inject(i, *c.ch.Fault)
+	at, hit, err := u.inject(i, *c.ch.Fault)
 	if err != nil {
 		if u.ctx.Err() != nil {
 			return // quitting; the loop stops next
@@ -249,6 +250,7 @@ func (u *run) injectAndStart(i int) {
 		u.maybeAdvance(i)
 		return
 	}
+	c.hit = hit
 	u.startChapter(i, at)
 }
 

@@ -397,3 +397,18 @@ func TestSkippedChapterRunsNothingAndTheRunPasses(t *testing.T) {
 		t.Errorf("result = %s, want passed: only the plugin's skip kept chapter 2 from running", j.Result)
 	}
 }
+
+// A check on "{fault.target}" is about whatever the fault hit.
+func TestFaultTargetIsFilledInAtTheInjection(t *testing.T) {
+	p := newScripted(calm) // its injections hit node-1
+	breakAt := time.AfterFunc(100*time.Millisecond, func() {
+		p.set(subject.Health{Nodes: []subject.Node{{ID: "node-1", State: subject.Down}, {ID: "node-2", State: subject.Up}}})
+	})
+	defer breakAt.Stop()
+	j := runModes(t, p, subject.Chapter{ID: "1", Title: "kill", Fault: &subject.Fault{Kind: "FREEZE"},
+		Expectations: []subject.Expectation{{Check: subject.Check{Kind: subject.CheckNode, Target: subject.FaultTarget, State: subject.Down}, Within: 3 * time.Second}}})
+	e := expectation(t, j, 0, 0)
+	if !e.Met || e.Description != "node node-1 DOWN within 3s" {
+		t.Errorf("expectation = %+v, want met and described with the node the fault hit", e)
+	}
+}

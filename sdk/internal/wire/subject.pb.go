@@ -1155,7 +1155,10 @@ func (x *Fault) GetParams() map[string]string {
 	return nil
 }
 
-// Expectation is a declarative check against the health stream.
+// Expectation is a declarative check against the health stream. In a
+// chapter with a fault, a target of "{fault.target}" stands for the target
+// the fault actually hit (the host fills it in at the injection), e.g. the
+// node a LEADER_KILL picked.
 type Expectation struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Check       CheckKind              `protobuf:"varint,1,opt,name=check,proto3,enum=demohost.v2.sdk.CheckKind" json:"check,omitempty"`
