@@ -17,6 +17,8 @@ Usage:
   demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
            [--timeline FILE.svg] [--junit FILE.xml]
   demohost describe --plugin PATH [--set key=value]...
+  demohost conform --plugin PATH [--set key=value]... [--junit FILE.xml]
+           [--effect-within 10s] [--recover-within 30s]
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
   demohost replay FILE.json [--speed N] [--cast FILE.cast [--size 120x40]]
   demohost recover [--log-file FILE]
@@ -37,6 +39,13 @@ Flags:
 
 demohost recover reverts the faults of runs that ended without reverting them
 (a crashed or killed demohost); a run warns when there are any.
+
+demohost conform checks that a plugin, in any language, keeps its duties:
+one line per check (pass, fail, warn, skip, and why); it exits 0 when none
+fails. It sets the subject up, injects and reverts each fault kind, and
+kills plugin processes and a host of its own on purpose; it reverts
+everything it injected. --effect-within bounds how long a fault may take to
+show in health, --recover-within how long health may take to recover.
 
 demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
 

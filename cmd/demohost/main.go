@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/demohost/demohost/host/conform"
 )
 
 // Exit codes (docs/ARCHITECTURE.md, "CLI contract").
@@ -42,6 +44,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stdout, stderr, err)
 		}
 		return fail(stderr, replayCommand(opts, stdout))
+	}
+	if len(args) > 0 && args[0] == "conform" {
+		opts, err := parseConformArgs(args[1:])
+		if err != nil {
+			return usageError(stdout, stderr, err)
+		}
+		return conformCommand(opts, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == conform.HostCommand {
+		return conformHostCommand(os.Stdin, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "recover" {
 		opts, err := parseRecoverArgs(args[1:])

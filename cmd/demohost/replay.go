@@ -41,6 +41,9 @@ func parseReplayArgs(args []string) (replayOptions, error) {
 	if err := replay.CheckSpeed(o.speed); err != nil {
 		return o, fmt.Errorf("--%v", err)
 	}
+	if err := report.CheckOutput("--cast", o.cast, "demo.cast"); err != nil {
+		return o, err
+	}
 	o.cols, o.rows = 120, 40
 	if o.size != "" {
 		if _, err := fmt.Sscanf(o.size+"\n", "%dx%d\n", &o.cols, &o.rows); err != nil || o.cols < 1 || o.rows < 1 || o.cols > 1000 || o.rows > 1000 {
@@ -62,13 +65,14 @@ func replayCommand(o replayOptions, stdout io.Writer) error {
 		return fmt.Errorf("cannot replay %s: %w", o.journal, err)
 	}
 	if o.cast != "" {
-		err := report.WriteFile("cast", o.cast, "demo.cast", func(w io.Writer) error {
+		err := report.WriteFile(o.cast, func(w io.Writer) error {
 			return tui.WriteCast(w, rec, tui.CastOptions{Width: o.cols, Height: o.rows, Speed: o.speed, NoColor: os.Getenv("NO_COLOR") != ""})
 		})
-		if err == nil {
-			fmt.Fprintf(stdout, "cast: %s\n", o.cast)
+		if err != nil {
+			return fmt.Errorf("--cast %s: %w", o.cast, err)
 		}
-		return err
+		fmt.Fprintf(stdout, "cast: %s\n", o.cast)
+		return nil
 	}
 	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
 		return errors.New("replay needs a terminal; write an asciicast recording instead with --cast FILE.cast")

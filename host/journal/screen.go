@@ -39,9 +39,11 @@ type ScreenChapter struct {
 	KeyHint       string              `json:"key_hint,omitempty"`
 	BlocksAdvance bool                `json:"blocks_advance,omitempty"`
 	Expectations  []ScreenExpectation `json:"expectations,omitempty"`
+	// Skip is why the plugin skips the chapter; empty: it runs.
+	Skip string `json:"skip,omitempty"`
 }
 
-// ScreenExpectation is an expectation as shown, less its progress.
+// ScreenExpectation is an expectation as shown before its chapter starts.
 type ScreenExpectation struct {
 	Description string `json:"description"`
 	Mode        string `json:"mode"`
@@ -93,12 +95,14 @@ type StatusLine struct {
 
 // ExpectationChange is how one expectation's progress changed.
 type ExpectationChange struct {
-	State    string  `json:"state,omitempty"` // pending, met, timed_out, broken, not_checked
-	Armed    *bool   `json:"armed,omitempty"`
-	Deadline *int64  `json:"deadline,omitempty"`
-	MetAt    *int64  `json:"met_at,omitempty"`
-	BrokenAt *int64  `json:"broken_at,omitempty"`
-	Reason   *string `json:"reason,omitempty"`
+	// Description changes when the fault's target is filled in.
+	Description *string `json:"description,omitempty"`
+	State       string  `json:"state,omitempty"` // pending, met, timed_out, broken, not_checked
+	Armed       *bool   `json:"armed,omitempty"`
+	Deadline    *int64  `json:"deadline,omitempty"`
+	MetAt       *int64  `json:"met_at,omitempty"`
+	BrokenAt    *int64  `json:"broken_at,omitempty"`
+	Reason      *string `json:"reason,omitempty"`
 }
 
 // ActiveFault is a fault active at the time of a frame, as shown.

@@ -21,7 +21,7 @@ type Outputs struct {
 // written: its directory is missing, or it is a directory.
 func (o Outputs) Check() error {
 	for _, out := range o.list() {
-		if err := checkOutputPath("--"+out.flag, out.path, out.example); err != nil {
+		if err := CheckOutput("--"+out.flag, out.path, out.example); err != nil {
 			return err
 		}
 	}
@@ -34,23 +34,10 @@ func (o Outputs) Write(j *journal.Journal, w io.Writer) error {
 		if out.path == "" {
 			continue
 		}
-		if err := writeFileAtomic(out.path, func(f io.Writer) error { return out.write(f, j) }); err != nil {
+		if err := WriteFile(out.path, func(f io.Writer) error { return out.write(f, j) }); err != nil {
 			return fmt.Errorf("--%s %s: %w", out.flag, out.path, err)
 		}
 		fmt.Fprintf(w, "%s: %s\n", out.flag, out.path)
-	}
-	return nil
-}
-
-// WriteFile writes one more file the way Write writes the outputs: its
-// path (the value of --flag) checked first, then written whole or not at
-// all. example names a file for the error that path is a directory.
-func WriteFile(flag, path, example string, write func(io.Writer) error) error {
-	if err := checkOutputPath("--"+flag, path, example); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(path, write); err != nil {
-		return fmt.Errorf("--%s %s: %w", flag, path, err)
 	}
 	return nil
 }
@@ -68,9 +55,9 @@ func (o Outputs) list() []output {
 	}
 }
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory, so a failed render never leaves a half-written file behind.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+// WriteFile writes path through a temporary file in the same directory, so
+// a failed render never leaves a half-written file behind.
+func WriteFile(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -89,9 +76,9 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	return os.Rename(f.Name(), path)
 }
 
-// checkOutputPath fails when path (given with flag) could not be written:
-// its directory is missing, or it is a directory.
-func checkOutputPath(flag, path, example string) error {
+// CheckOutput fails when path (given with flag, e.g. "--junit") could not
+// be written: its directory is missing, or it is a directory.
+func CheckOutput(flag, path, example string) error {
 	if path == "" {
 		return nil
 	}

@@ -56,7 +56,7 @@ func newScreenRecorder(j *journal.Journal, chapters []*chapterRun) *screenRecord
 	r := &screenRecorder{s: s, start: j.StartedAt, last: Snapshot{Index: -1, Chapters: make([]ChapterSummary, len(chapters))}}
 	for _, c := range chapters {
 		v := c.view()
-		sc := journal.ScreenChapter{Title: v.Title, Narration: v.Narration, KeyHint: v.KeyHint, BlocksAdvance: v.BlocksAdvance}
+		sc := journal.ScreenChapter{Title: v.Title, Narration: v.Narration, KeyHint: v.KeyHint, BlocksAdvance: v.BlocksAdvance, Skip: v.Skip}
 		for _, e := range v.Expectations {
 			sc.Expectations = append(sc.Expectations, journal.ScreenExpectation{Description: e.Description, Mode: e.Mode.String()})
 		}
@@ -311,6 +311,9 @@ func isPrefix(prefix, s []StatusLine) bool {
 func (r *screenRecorder) expectationChange(old, e ExpectationView) (journal.ExpectationChange, bool) {
 	var ec journal.ExpectationChange
 	changed := false
+	if e.Description != old.Description {
+		ec.Description, changed = ptr(e.Description), true
+	}
 	if e.State != old.State {
 		ec.State, changed = e.State.String(), true
 	}
@@ -428,7 +431,7 @@ func (d *decoder) at(t int64) time.Time { return journal.Unstamp(d.start, t) }
 // chapterRun.view shows a chapter not entered).
 func (d *decoder) chapters(cs []journal.ScreenChapter) error {
 	for i, c := range cs {
-		v := &ChapterView{Title: c.Title, Narration: c.Narration, KeyHint: c.KeyHint, BlocksAdvance: c.BlocksAdvance,
+		v := &ChapterView{Title: c.Title, Narration: c.Narration, KeyHint: c.KeyHint, BlocksAdvance: c.BlocksAdvance, Skip: c.Skip,
 			Expectations: make([]ExpectationView, len(c.Expectations))}
 		for k, e := range c.Expectations {
 			m, ok := subject.ParseMode(e.Mode)
@@ -545,6 +548,9 @@ func (d *decoder) chapterChange(old *ChapterView, c *journal.ChapterChange) (*Ch
 	}
 	var err error
 	v.Expectations, err = patch(old.Expectations, c.Expectations, "expectation", func(e *ExpectationView, ec journal.ExpectationChange) error {
+		if ec.Description != nil {
+			e.Description = *ec.Description
+		}
 		if ec.State != "" {
 			st := slices.Index(stateNames, ec.State)
 			if st < 0 {

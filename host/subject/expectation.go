@@ -48,6 +48,10 @@ func ParseMode(s string) (m Mode, ok bool) {
 	return Eventually, false
 }
 
+// FaultTarget, as a check's target in a chapter with a fault, stands for
+// the target the fault actually hit; the runner fills it in at injection.
+const FaultTarget = "{fault.target}"
+
 // Check is what an expectation looks for in one snapshot.
 type Check struct {
 	Kind      CheckKind
