@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageError(stdout, stderr, err)
 		}
-		return fail(stderr, replayCommand(opts, stdout))
+		return replayCommand(opts, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "conform" {
 		opts, err := parseConformArgs(args[1:])

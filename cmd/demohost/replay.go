@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/replay"
@@ -54,8 +57,24 @@ func parseReplayArgs(args []string) (replayOptions, error) {
 }
 
 // replayCommand is `demohost replay`: the terminal UI, or an asciicast
-// recording with --cast, fed from a journal; no plugin runs.
-func replayCommand(o replayOptions, stdout io.Writer) error {
+// recording with --cast, fed from a journal; no plugin runs. It exits 0
+// when the user quits, 1 when a signal (SIGINT, SIGTERM, SIGHUP) ends the
+// replay (the terminal restored all the same), 2 on bad input.
+func replayCommand(o replayOptions, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if code := fail(stderr, replayJournal(ctx, o, stdout)); code != exitPassed {
+		return code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "demohost: replay interrupted by a signal")
+		return exitFailed
+	}
+	return exitPassed
+}
+
+// replayJournal plays o's journal until the user quits or ctx ends.
+func replayJournal(ctx context.Context, o replayOptions, stdout io.Writer) error {
 	j, err := journal.Read(o.journal)
 	if err != nil {
 		return err
@@ -77,5 +96,5 @@ func replayCommand(o replayOptions, stdout io.Writer) error {
 	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
 		return errors.New("replay needs a terminal; write an asciicast recording instead with --cast FILE.cast")
 	}
-	return tui.Replay(rec, o.speed)
+	return tui.Replay(ctx, rec, o.speed)
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -12,11 +13,11 @@ import (
 )
 
 // Replay opens the terminal and plays rec back, from its start at speed
-// (one of replay.Speeds), until the user presses q. It draws what the
-// live run drew: the same Snapshots through the same render, with REPLAY,
-// the recorded date and the speed in the header. The terminal is restored
-// on every path.
-func Replay(rec *runner.Recording, speed float64) error {
+// (one of replay.Speeds), until the user presses q or ctx ends. It draws
+// what the live run drew: the same Snapshots through the same render, with
+// REPLAY, the recorded date and the speed in the header. The terminal is
+// restored on every path.
+func Replay(ctx context.Context, rec *runner.Recording, speed float64) error {
 	p, err := replay.New(rec, speed, time.Now)
 	if err != nil {
 		return err
@@ -28,18 +29,18 @@ func Replay(rec *runner.Recording, speed float64) error {
 	if err := screen.Init(); err != nil {
 		return fmt.Errorf("open the terminal: %w (write a recording with --cast FILE.cast instead)", err)
 	}
-	playBack(screen, rec, p, theme{noColor: os.Getenv("NO_COLOR") != ""})
+	playBack(ctx, screen, rec, p, theme{noColor: os.Getenv("NO_COLOR") != ""})
 	return nil
 }
 
-// playBack drives an initialised screen from p until q, and finalises it
-// on every path (a panic: restored, then panicking on).
-func playBack(screen tcell.Screen, rec *runner.Recording, p *replay.Player, th theme) {
+// playBack drives an initialised screen from p until q or ctx ends, and
+// finalises it on every path (a panic: restored, then panicking on).
+func playBack(ctx context.Context, screen tcell.Screen, rec *runner.Recording, p *replay.Player, th theme) {
 	defer screen.Fini()
 	registerFallbacks(screen)
 	v := newView(th)
 	v.keys = keysFor(replayMode)
-	l := &loop{screen: screen, v: v, player: p, playback: &playback{rec: rec, v: v, shown: -1}}
+	l := &loop{screen: screen, v: v, ctx: ctx, player: p, playback: &playback{rec: rec, v: v, shown: -1}}
 	l.play()
 }
 
@@ -111,6 +112,8 @@ func (l *loop) play() {
 		case ev := <-events:
 			l.event(ev)
 		case <-wake.C:
+		case <-l.ctx.Done(): // a signal
+			l.dismissed = true
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,3 +144,26 @@ func children(t *testing.T, pid string) []string {
 func filepathRoot() string { return filepath.Dir(filepath.Dir(shippedJournal())) }
 
 func shellQuote(s string) string { return strconv.Quote(s) }
+
+// A signal ends a replay as q does, the terminal restored; the exit code
+// says it was interrupted.
+func TestE2EReplaySignalRestoresTheTerminal(t *testing.T) {
+	tm := newTmux(t, 100, 30)
+	host, _ := buildDemo(t)
+	tm.keys(fmt.Sprintf("%s replay %s; echo EXIT=$?", host, shellQuote(shippedJournal())), "Enter")
+	tm.waitScreen(30*time.Second, "REPLAY")
+	pids := running(host)
+	if len(pids) != 1 {
+		t.Fatalf("want one demohost process, found %v", pids)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitMatch(30*time.Second, regexp.MustCompile(`EXIT=\d`))
+	if screen := tm.screen(); !strings.Contains(screen, "replay interrupted by a signal") || !strings.Contains(screen, "EXIT=1") {
+		t.Fatalf("SIGTERM: want the interruption said and exit 1:\n%s", screen)
+	}
+	tm.keys("echo canonical-$(stty -a | tr ' ' '\\n' | grep -cx icanon)", "Enter")
+	tm.waitScreen(10*time.Second, "canonical-1")
+}

@@ -304,7 +304,7 @@ func TestReplayKeys(t *testing.T) {
 	s := newScreen(t, 120, 40)
 	done := make(chan struct{})
 	go func() {
-		playBack(s, rec, p, theme{})
+		playBack(context.Background(), s, rec, p, theme{})
 		close(done)
 	}()
 	shows := func(what string) {
