@@ -39,7 +39,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 		c.textEllipsis(1, y, w-2, b.text, b.style)
 		y++
 	}
-	drawFooter(c, snap, v.keys, w, h-1)
+	drawFooter(c, snap, v, w, h-1)
 
 	body := rect{0, y, w, h - 1 - y}
 	if len(v.watches) > 0 {
@@ -189,7 +189,9 @@ func banners(snap *runner.Snapshot, v *view) []banner {
 	return out
 }
 
-func drawFooter(c canvas, snap *runner.Snapshot, rows []keyAction, w, y int) {
+// drawFooter shows the notice and the keys: the chapter's own hint first
+// in a live run (a replay's keys are not the chapter's).
+func drawFooter(c canvas, snap *runner.Snapshot, v *view, w, y int) {
 	bar := c.th.bar()
 	c.fill(rect{0, y, w, 1}, bar)
 	x := 0
@@ -197,10 +199,10 @@ func drawFooter(c canvas, snap *runner.Snapshot, rows []keyAction, w, y int) {
 		x = c.textEllipsis(0, y, w*2/3, " ⚠ "+snap.Notice+" ", c.th.notice()) + 1
 	}
 	hint := ""
-	if snap.Current != nil {
+	if snap.Current != nil && v.replay == nil {
 		hint = snap.Current.KeyHint
 	}
-	c.textEllipsis(x+1, y, w-x-2, footerKeys(rows, hint), bar)
+	c.textEllipsis(x+1, y, w-x-2, footerKeys(v.keys, hint), bar)
 }
 
 func drawLines(c canvas, in rect, lines []styledLine) {

@@ -323,6 +323,17 @@ func TestReplayKeys(t *testing.T) {
 	shows("[2/12] Baseline traffic")
 	key(tcell.KeyLeft, 0)
 	shows("[1/12] A healthy cluster")
+	for range 2 { // to "Pause Redis", whose key hint is the live run's
+		key(tcell.KeyRight, 0)
+	}
+	shows("─ Pause Redis · ")
+	if footer := rows(s)[39]; !strings.Contains(footer, "space pause · → next") || strings.Contains(footer, "redis_unreachable") {
+		t.Errorf("replay footer %q; want the replay's keys, not the chapter's live hint", footer)
+	}
+	for range 2 {
+		key(tcell.KeyLeft, 0)
+	}
+	shows("[1/12] A healthy cluster")
 	key(tcell.KeyRune, '+')
 	shows("‖ REPLAY " + date + " 2× │")
 	key(tcell.KeyRune, '-')
