@@ -166,25 +166,78 @@ const (
 	KindTeardown  = "teardown"
 )
 
-// Encode writes the journal as indented JSON; its screen record, the bulk
-// of a long run, compactly, one record a line.
+// Encode writes the journal as JSON, indented to encodeDepth: each chapter,
+// fault, event, frame and health record starts a line of its own, and
+// what is nested deeper (a series' points, a fault's evidence, a frame)
+// stays on one line, so a long run's journal stays small.
 func (j *Journal) Encode(w io.Writer) error {
-	head := *j
-	head.Screen = nil
-	b, err := json.MarshalIndent(&head, "", "  ")
+	b, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if j.Screen != nil {
-		screen, err := j.Screen.encode("  ")
-		if err != nil {
-			return fmt.Errorf("encode report: %w", err)
-		}
-		b = bytes.TrimSuffix(b, []byte("\n}"))
-		b = append(append(append(b, ",\n  \"screen\": "...), screen...), "\n}"...)
-	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(indentTo(b, encodeDepth), '\n'))
 	return err
+}
+
+// encodeDepth is how deep Encode indents.
+const encodeDepth = 3
+
+// indentTo is compact JSON src indented by two spaces a level, as
+// json.Indent does, down to depth levels of objects and arrays; deeper
+// ones are left compact, each on one line.
+func indentTo(src []byte, depth int) []byte {
+	var b bytes.Buffer
+	level, inString, escaped := 0, false, false
+	newline := func(n int) {
+		b.WriteByte('\n')
+		for range n {
+			b.WriteString("  ")
+		}
+	}
+	for i, c := range src {
+		if inString {
+			b.WriteByte(c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			b.WriteByte(c)
+		case '{', '[':
+			level++
+			b.WriteByte(c)
+			if level <= depth && i+1 < len(src) && src[i+1] != '}' && src[i+1] != ']' {
+				newline(level)
+			}
+		case '}', ']':
+			if level <= depth && src[i-1] != '{' && src[i-1] != '[' {
+				newline(level - 1)
+			}
+			level--
+			b.WriteByte(c)
+		case ',':
+			b.WriteByte(c)
+			if level <= depth {
+				newline(level)
+			}
+		case ':':
+			b.WriteByte(c)
+			if level <= depth {
+				b.WriteByte(' ')
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.Bytes()
 }
 
 // Read loads a journal written by Write.

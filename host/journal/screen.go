@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -233,42 +232,4 @@ func Unstamp(start time.Time, at int64) time.Time {
 		return time.Time{}
 	}
 	return start.Round(0).Add(time.Duration(at))
-}
-
-// encode writes the screen record compactly, one chapter, health record
-// or frame a line, each line indented by indent: a long run's journal
-// stays small and still reads (and diffs) line by line.
-func (s *Screen) encode(indent string) ([]byte, error) {
-	var b bytes.Buffer
-	in := indent + "  "
-	fmt.Fprintf(&b, "{\n%s\"version\": %d,\n%s\"events_shown\": %d", in, s.Version, in, s.EventsShown)
-	lists := []struct {
-		name string
-		n    int
-		item func(int) any
-	}{
-		{"chapters", len(s.Chapters), func(i int) any { return &s.Chapters[i] }},
-		{"health", len(s.Health), func(i int) any { return &s.Health[i] }},
-		{"frames", len(s.Frames), func(i int) any { return &s.Frames[i] }},
-	}
-	for _, l := range lists {
-		fmt.Fprintf(&b, ",\n%s%q: [", in, l.name)
-		for i := range l.n {
-			line, err := json.Marshal(l.item(i))
-			if err != nil {
-				return nil, fmt.Errorf("screen %s %d: %w", l.name, i, err)
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("\n" + in + "  ")
-			b.Write(line)
-		}
-		if l.n > 0 {
-			b.WriteString("\n" + in)
-		}
-		b.WriteByte(']')
-	}
-	b.WriteString("\n" + indent + "}")
-	return b.Bytes(), nil
 }
