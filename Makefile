@@ -7,7 +7,7 @@ MODULES := . sdk sdk/docker sdk/sdktest $(patsubst %/go.mod,%,$(wildcard plugins
 # Plugins built to plugins/NAME/demohost-NAME (found by --plugin ./plugins/NAME).
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/cmd))))
 
-.PHONY: all build demo test vet prereqs bench proto clean
+.PHONY: all build demo replay test vet prereqs bench proto clean
 
 all: build
 
@@ -27,6 +27,13 @@ demo: build
 	@$(BIN)/demohost --plugin ./plugins/$(DEMO_PLUGIN); s=$$?; [ $$s -le 1 ] || exit $$s
 
 DEMO_PLUGIN ?= ratelimiter
+
+## replay: the recorded rate-limiter demo in the terminal UI: no plugin, Redis or Docker
+## (the fallback when make demo cannot run)
+replay:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/demohost ./cmd/demohost
+	@$(BIN)/demohost replay recordings/ratelimiter.json
 
 ## vet: go vet in every module
 vet:
