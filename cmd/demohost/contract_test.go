@@ -13,28 +13,44 @@ import (
 	"github.com/demohost/demohost/internal/testkit"
 )
 
+// scriptedPlugin builds the scripted test plugin once.
+func scriptedPlugin(t *testing.T) string { return builtOnce(t, "scripted", testkit.ScriptedPlugin) }
+
 var (
-	scriptedOnce sync.Once
-	scriptedBin  string
-	scriptedErr  error
+	builtMu sync.Mutex
+	built   = map[string]*builtBinary{}
 )
 
-// scriptedPlugin builds the scripted test plugin once.
-func scriptedPlugin(t *testing.T) string {
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// builtOnce builds the main package pkg (see testkit.GoBuild) as name the
+// first time a test asks for it, and returns its path.
+func builtOnce(t *testing.T, name, pkg string) string {
 	t.Helper()
-	scriptedOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "scripted-")
+	builtMu.Lock()
+	b := built[pkg]
+	if b == nil {
+		b = &builtBinary{}
+		built[pkg] = b
+	}
+	builtMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", name+"-")
 		if err != nil {
-			scriptedErr = err
+			b.err = err
 			return
 		}
-		scriptedBin = filepath.Join(dir, "scripted")
-		scriptedErr = testkit.GoBuild(scriptedBin, testkit.ScriptedPlugin)
+		b.path = filepath.Join(dir, name)
+		b.err = testkit.GoBuild(b.path, pkg)
 	})
-	if scriptedErr != nil {
-		t.Fatal(scriptedErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return scriptedBin
+	return b.path
 }
 
 // script writes a scripted plugin's script; the returned environment

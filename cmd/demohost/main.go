@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // Exit codes (docs/ARCHITECTURE.md, "CLI contract").
@@ -65,6 +67,6 @@ func fail(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitPassed
 	}
-	fmt.Fprintf(stderr, "demohost: %v\n", err)
+	sanitize.Fprintf(stderr, "demohost: %v", err)
 	return exitUsage
 }

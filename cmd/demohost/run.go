@@ -15,6 +15,7 @@ import (
 	"github.com/demohost/demohost/host/headless"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/session"
 	"github.com/demohost/demohost/host/tui"
 )
@@ -51,7 +52,7 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		return tui.Run(ctx, r, tui.Options{Watches: o.watches, Restart: s.Relaunch})
 	}
 	if o.headless {
-		fmt.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)\n", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
+		sanitize.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
 		view = headless.View(stdout)
 	}
 	out := s.Run(context.Background(), session.RunOptions{View: testHooks(view), Headless: o.headless, Signals: sigs, Stderr: stderr})
@@ -73,7 +74,7 @@ func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stder
 			written = stdout
 		}
 		if err := o.outputs.Write(out.Journal, written); err != nil {
-			fmt.Fprintf(stderr, "demohost: %v\n", err)
+			sanitize.Fprintf(stderr, "demohost: %v", err)
 			code = exitUsage
 		}
 	}
@@ -86,19 +87,19 @@ func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stder
 	}
 	if sig := out.Interrupted; sig != "" {
 		if left != "" {
-			fmt.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)\n", sig, left, s.LogPath)
+			sanitize.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)", sig, left, s.LogPath)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
+		sanitize.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down", sig)
 		return exitFailed
 	}
 	if out.Err != nil {
 		s.Log.Error("run failed", "error", out.Err)
 		if out.PluginDied {
-			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s\n", s.Path, out.Err, left, s.LogPath)
+			sanitize.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s", s.Path, out.Err, left, s.LogPath)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "demohost: %v%s (log: %s)\n", out.Err, left, s.LogPath)
+		sanitize.Fprintf(stderr, "demohost: %v%s (log: %s)", out.Err, left, s.LogPath)
 		return exitUsage
 	}
 	return code

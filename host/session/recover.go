@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/demohost/demohost/host/ledger"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // RecoverOptions say how `demohost recover` starts the plugins it needs.
@@ -37,7 +38,7 @@ func Recover(o RecoverOptions, stdout io.Writer) error {
 	for _, a := range abandoned {
 		if err := recoverRun(o, a, stdout); err != nil {
 			failed++
-			fmt.Fprintf(stdout, "not recovered: %s: %v\n", a.Describe(), err)
+			sanitize.Fprintf(stdout, "not recovered: %s: %v", a.Describe(), err)
 		}
 	}
 	if failed > 0 {
@@ -66,7 +67,7 @@ func recoverRun(o RecoverOptions, a ledger.Abandoned, stdout io.Writer) error {
 			errs = append(errs, fmt.Errorf("revert %s on %s: %w", rec.Type, rec.Target, s.CallError("RevertChaos", err)))
 			continue
 		}
-		fmt.Fprintf(stdout, "reverted %s on %s (injected %s): %s\n", rec.Type, rec.Target, rec.InjectedAt.Local().Format("2006-01-02 15:04:05"), detail)
+		sanitize.Fprintf(stdout, "reverted %s on %s (injected %s): %s", rec.Type, rec.Target, rec.InjectedAt.Local().Format("2006-01-02 15:04:05"), detail)
 	}
 	return errors.Join(errs...)
 }
@@ -78,10 +79,10 @@ func WarnAbandoned(chaosDir string, stderr io.Writer) {
 	}
 	abandoned, err := ledger.FindAbandoned(chaosDir)
 	if err != nil {
-		fmt.Fprintf(stderr, "demohost: warning: cannot read the chaos logs: %v\n", err)
+		sanitize.Fprintf(stderr, "demohost: warning: cannot read the chaos logs: %v", err)
 		return
 	}
 	for _, a := range abandoned {
-		fmt.Fprintf(stderr, "demohost: warning: an earlier run left faults unreverted: %s; run `demohost recover` to revert them\n", a.Describe())
+		sanitize.Fprintf(stderr, "demohost: warning: an earlier run left faults unreverted: %s; run `demohost recover` to revert them", a.Describe())
 	}
 }

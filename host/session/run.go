@@ -12,6 +12,7 @@ import (
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/ledger"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/subject"
 )
 
@@ -141,12 +142,12 @@ func (s *Session) show(ctx context.Context, r *runner.Runner, view View) (j *jou
 func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Writer) {
 	left := l.Unreverted()
 	if len(left) > 0 {
-		fmt.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process\n", plural(len(left), "fault"))
+		sanitize.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process", plural(len(left), "fault"))
 	}
 	p, err := s.Relaunch()
 	if err != nil {
 		s.Log.Error("relaunch after a crash failed", "error", err)
-		fmt.Fprintf(stderr, "demohost: could not start the plugin again to clean up after it died: %v\n", err)
+		sanitize.Fprintf(stderr, "demohost: could not start the plugin again to clean up after it died: %v", err)
 		return
 	}
 	for _, id := range left {
@@ -169,7 +170,7 @@ func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Wri
 	err = p.Teardown(ctx, func(line subject.Line) { s.Log.Info("teardown after crash: " + line.Message) })
 	if err != nil {
 		s.Log.Error("teardown after a crash failed", "error", err)
-		fmt.Fprintf(stderr, "demohost: tearing down after the plugin died failed: %v\n", err)
+		sanitize.Fprintf(stderr, "demohost: tearing down after the plugin died failed: %v", err)
 	} else if j != nil {
 		j.Events = append(j.Events, journal.Event{At: time.Now(), Kind: journal.KindTeardown, Message: "torn down through a fresh plugin process after the plugin died"})
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/subject"
 )
 
@@ -220,7 +221,7 @@ func (s *Session) Shutdown(stderr io.Writer) {
 		})
 		if p.Shutdown(s.stopWaiting) {
 			s.Log.Warn("stopped waiting for the plugin; it finishes its cleanup on its own", "pid", p.PID())
-			fmt.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own\n", p.PID())
+			sanitize.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own", p.PID())
 		}
 		slow.Stop()
 	}
