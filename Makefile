@@ -49,4 +49,4 @@ proto:
 	bash proto/generate.sh
 
 clean:
-	rm -rf $(BIN) plugins/*/demohost-*
+	rm -rf $(BIN) $(foreach p,$(PLUGINS),plugins/$(p)/demohost-$(p))

@@ -1,7 +1,9 @@
-// Command benchreport runs every benchmark of the module in one go test
-// run and writes BENCHMARKS.md: the machine, the method, and each figure
-// beside its target. A benchmark documents itself: its doc comment is the
-// method, and a paragraph starting "Target:" is its target.
+// Command benchreport runs every benchmark of every module of the
+// repository (the host, the sdk, each plugin), one go test run per module,
+// one package at a time, and writes BENCHMARKS.md: the machine, the method,
+// and each figure beside its target. A benchmark documents itself: its doc
+// comment is the method, and a paragraph starting "Target:" is its target.
+// Run it from the repository's root.
 //
 //	go run ./cmd/benchreport [-o BENCHMARKS.md] [-benchtime 1x] [packages]
 package main
@@ -11,8 +13,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -22,36 +26,82 @@ func main() {
 	out := flag.String("o", "BENCHMARKS.md", "where to write the report")
 	benchtime := flag.String("benchtime", "1x", "go test -benchtime: iterations (Nx) or a duration per benchmark")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: benchreport [-o BENCHMARKS.md] [-benchtime 1x] [packages (default ./...)]")
+		fmt.Fprintln(os.Stderr, "usage: benchreport [-o BENCHMARKS.md] [-benchtime 1x] [packages of the root module (default: every module's ./...)]")
 	}
 	flag.Parse()
-	pkgs := flag.Args()
-	if len(pkgs) == 0 {
-		pkgs = []string{"./..."}
+	runs := []moduleRun{{dir: ".", pkgs: flag.Args()}}
+	if len(flag.Args()) == 0 {
+		dirs, err := moduleDirs()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
+			os.Exit(1)
+		}
+		runs = runs[:0]
+		for _, d := range dirs {
+			runs = append(runs, moduleRun{dir: d, pkgs: []string{"./..."}})
+		}
 	}
-	if err := benchReport(*out, *benchtime, pkgs); err != nil {
+	if err := benchReport(*out, *benchtime, runs); err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func benchReport(out, benchtime string, pkgs []string) error {
+// moduleRun is one go test run: packages of the module in dir.
+type moduleRun struct {
+	dir  string
+	pkgs []string
+}
+
+// moduleDirs lists the repository's modules: the root, then every other
+// directory holding a go.mod (sdk, sdk/docker, plugins/NAME, ...).
+func moduleDirs() ([]string, error) {
+	dirs := []string{"."}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && d.Name() == "go.mod" && filepath.Dir(path) != "." {
+			dirs = append(dirs, filepath.Dir(path))
+		}
+		return nil
+	})
+	return dirs, err
+}
+
+func benchReport(out, benchtime string, runs []moduleRun) error {
 	// -p 1: one package at a time, so benchmarks do not compete for the CPU.
-	args := append([]string{"test", "-p", "1", "-count", "1", "-run", "^$", "-bench", ".", "-benchtime", benchtime}, pkgs...)
-	cmdline := "go " + strings.Join(quoteArgs(args), " ")
-	fmt.Fprintln(os.Stderr, "benchreport: "+cmdline)
+	args := []string{"test", "-p", "1", "-count", "1", "-run", "^$", "-bench", ".", "-benchtime", benchtime}
+	var dirs []string
+	for _, m := range runs {
+		dirs = append(dirs, m.dir)
+	}
+	cmdline := "go " + strings.Join(quoteArgs(args), " ") + " ./... in each module: " + strings.Join(dirs, ", ")
+	if len(runs) == 1 {
+		cmdline = "go " + strings.Join(quoteArgs(append(args, runs[0].pkgs...)), " ")
+	}
 	var captured bytes.Buffer
-	cmd := exec.Command("go", args...)
-	cmd.Stdout = io.MultiWriter(&captured, os.Stderr)
-	cmd.Stderr = io.MultiWriter(&captured, os.Stderr)
 	started, load := time.Now(), firstLine("/proc/loadavg")
-	testErr := cmd.Run()
+	var testErrs []string
+	for _, m := range runs {
+		fmt.Fprintf(os.Stderr, "benchreport: (%s) go %s\n", m.dir, strings.Join(quoteArgs(append(args, m.pkgs...)), " "))
+		cmd := exec.Command("go", append(args, m.pkgs...)...)
+		cmd.Dir = m.dir
+		cmd.Stdout = io.MultiWriter(&captured, os.Stderr)
+		cmd.Stderr = io.MultiWriter(&captured, os.Stderr)
+		if err := cmd.Run(); err != nil {
+			testErrs = append(testErrs, fmt.Sprintf("go test in %s: %v", m.dir, err))
+		}
+	}
 	r, err := parseOutput(&captured)
 	if err != nil {
 		return fmt.Errorf("read go test output: %w", err)
 	}
-	if testErr != nil && len(r.Failures) == 0 {
-		r.Failures = append(r.Failures, "go test: "+testErr.Error())
+	if len(testErrs) > 0 && len(r.Failures) == 0 {
+		r.Failures = append(r.Failures, testErrs...)
 	}
 	module, err := modulePath("go.mod")
 	if err != nil {

@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -119,10 +120,11 @@ func Launch(cfg Config) (*Plugin, error) {
 
 	cmd := exec.Command(cfg.Path)
 	cmd.SysProcAttr = processAttr()
+	stderr := newPluginStderr(cfg.Logger.Named(filepath.Base(cfg.Path)))
 	// Not Managed: every exit path ends the plugin through Close or Shutdown,
 	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
 	// reverting on its own.
-	client := plugin.NewClient(&plugin.ClientConfig{
+	cc := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: hostPlugin{}}},
 		Cmd:              cmd,
@@ -130,19 +132,46 @@ func Launch(cfg Config) (*Plugin, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
-		Logger:           cfg.Logger,
-		Stderr:           io.Discard, // stderr already reaches Logger line by line
+		Logger:           goPluginLogger{Logger: cfg.Logger, stderrName: filepath.Base(cfg.Path)},
+		Stderr:           stderr, // go-plugin passes stderr on line by line
 		// What the plugin prints once serving is streamed over gRPC: log it too.
 		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
 		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
-	})
+	}
+	client := plugin.NewClient(cc)
 	p := &Plugin{client: client, cmd: cmd}
 
 	rpc, err := client.Client()
 	if err != nil {
+		p.Close() // waits for go-plugin to have passed all of stderr on
+		cfg.Logger.Error("plugin handshake failed", "path", cfg.Path, "error", err.Error())
+		return nil, launchError(cfg, err, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
+	err = confirm(ctx, rpc)
+	cancel()
+	if err != nil {
+		cfg.Logger.Error("plugin connection failed", "path", cfg.Path, "error", err.Error())
+		// go-plugin set cc.TLSConfig (AutoMTLS): probe with the same one.
+		var addr net.Addr
+		if rc := client.ReattachConfig(); rc != nil {
+			addr = rc.Addr
+		}
+		probeErr := probeTLS(addr, cc.TLSConfig, cfg.StartTimeout)
+		if probeErr != nil {
+			cfg.Logger.Error("plugin TLS handshake failed", "path", cfg.Path, "error", probeErr.Error())
+		}
+		err = connectError(cfg, err, probeErr, func() (bool, string) {
+			// An error TLS does not explain may be a plugin that died after
+			// its handshake line: give it a moment to be seen exiting.
+			gone := p.WaitExited(exitNoticeWait)
+			p.Close()
+			e, _ := p.ExitStatus()
+			return gone, e.String()
+		}, stderr)
 		p.Close()
-		return nil, launchError(cfg, err)
+		return nil, err
 	}
 	raw, err := rpc.Dispense(pluginName)
 	if err != nil {
@@ -158,11 +187,29 @@ func Launch(cfg Config) (*Plugin, error) {
 	return p, nil
 }
 
+// exitNoticeWait is how long Launch waits to see whether a plugin it cannot
+// connect to has exited.
+const exitNoticeWait = time.Second
+
 // PID is the plugin process id (its process group id too).
 func (p *Plugin) PID() int { return p.cmd.Process.Pid }
 
 // Exited reports whether the plugin process has ended (e.g. crashed).
 func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// WaitExited reports whether the plugin process ends within d.
+func (p *Plugin) WaitExited(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if _, ended := p.ExitStatus(); ended {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // Close ends the plugin: SIGTERM, on which sdk.Serve reverts any chaos still
 // active and tears down, then waits for it to exit (bounded), and kills
@@ -223,9 +270,12 @@ var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // launchError turns go-plugin's start errors into one line naming the
 // problem and the fix.
-func launchError(cfg Config, err error) error {
+func launchError(cfg Config, err error, tail *pluginStderr) error {
 	path, msg := cfg.Path, err.Error()
-	notPlugin := "build plugins with sdk.Serve (see sdk/README.md) and pass that executable"
+	notPlugin := "build plugins with sdk.Serve (see sdk/README.md, or docs/PROTOCOL.md in another language) and pass that executable"
+	if herr := handshakeError(cfg, msg, tail); herr != nil {
+		return herr
+	}
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		actual := "unknown"
@@ -245,11 +295,11 @@ func launchError(cfg Config, err error) error {
 	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
 		if first == "" {
-			return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+			return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake%s; %s", path, parens(tail.lastWords()), notPlugin)
 		}
 		return fmt.Errorf("%s is not a demohost plugin: it printed %q instead of the plugin handshake; %s", path, truncate(first, 60), notPlugin)
 	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake; %s", path, notPlugin)
+		return fmt.Errorf("%s is not a demohost plugin: it exited without the plugin handshake%s; %s", path, parens(tail.lastWords()), notPlugin)
 	case strings.Contains(msg, "unsupported plugin protocol"):
 		return fmt.Errorf("plugin %s serves net/rpc, demohost needs gRPC: build it with sdk.Serve (see sdk/README.md)", path)
 	case errors.Is(err, syscall.ENOEXEC) || strings.Contains(msg, "exec format error"):

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,17 +22,6 @@ import (
 
 // alive reports whether pid runs (a zombie waiting to be reaped does not).
 func alive(pid int) bool { return !testkit.ProcessEnded(pid) }
-
-// processState is the state letter of /proc/PID/stat (R, S, T, Z...).
-func processState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	state, _, _ := strings.Cut(after, " ")
-	return state
-}
 
 func TestLaunchServesTheSubjectAndCloseLeavesNoProcess(t *testing.T) {
 	// A wrapper that leaves a child in the plugin's process group, then
@@ -112,7 +100,7 @@ func TestCallsWithoutDeadlineGetOne(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGSTOP) // the plugin hangs
 	defer func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }()
-	testkit.WaitFor(t, 5*time.Second, "the plugin to stop", func() bool { return processState(p.PID()) == "T" })
+	testkit.WaitFor(t, 5*time.Second, "the plugin to stop", func() bool { return testkit.ProcState(p.PID()) == "T" })
 	start := time.Now()
 	_, err = p.Subject.Health(context.Background())
 	if !errors.Is(err, subject.ErrTimedOut) {

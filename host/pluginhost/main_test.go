@@ -6,10 +6,11 @@ import (
 	"github.com/demohost/demohost/internal/testkit"
 )
 
-// examplePlugin is the example subject, built once for every test and
-// benchmark of this package.
-var examplePlugin string
+// Built once for every test and benchmark of this package: the example
+// subject, and the test plugin that gets the handshake wrong on purpose
+// (handshake_test.go).
+var examplePlugin, handshakePlugin string
 
 func TestMain(m *testing.M) {
-	testkit.MainWithBuilt(m, &examplePlugin, "demohost-example", testkit.ExamplePlugin)
+	testkit.MainWithBuiltAll(m, map[*string]string{&examplePlugin: testkit.ExamplePlugin, &handshakePlugin: "internal/testplugins/handshake"})
 }

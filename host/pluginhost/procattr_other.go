@@ -12,3 +12,6 @@ func processAttr() *syscall.SysProcAttr {
 
 // processEnded is answered by go-plugin alone on this system.
 func processEnded(int) bool { return false }
+
+// processExit is not known on this system.
+func processExit(int) (Exit, bool) { return Exit{}, false }

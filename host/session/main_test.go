@@ -1,11 +1,8 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,38 +25,16 @@ var (
 	examplePlg   string // the example subject
 	scriptedPlg  string // internal/testplugins/scripted
 	slowTeardown string // cmd/demohost/testdata/slowteardown
+	handshakePlg string // internal/testplugins/handshake
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "session-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	examplePlg = filepath.Join(dir, "demohost-example")
-	scriptedPlg = filepath.Join(dir, "scripted")
-	slowTeardown = filepath.Join(dir, "slowteardown")
-	builds := map[string]string{
-		examplePlg:   testkit.ExamplePlugin,
-		scriptedPlg:  testkit.ScriptedPlugin,
-		slowTeardown: "cmd/demohost/testdata/slowteardown",
-	}
-	errs := make(chan error, len(builds))
-	for out, pkg := range builds {
-		go func() { errs <- testkit.GoBuild(out, pkg) }()
-	}
-	var all []error
-	for range builds {
-		all = append(all, <-errs)
-	}
-	code := 1
-	if err := errors.Join(all...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBuiltAll(m, map[*string]string{
+		&examplePlg:   testkit.ExamplePlugin,
+		&scriptedPlg:  testkit.ScriptedPlugin,
+		&slowTeardown: "cmd/demohost/testdata/slowteardown",
+		&handshakePlg: "internal/testplugins/handshake",
+	})
 }
 
 // open opens a session on plugin with the --set options, its log in a
@@ -84,24 +59,6 @@ var fast = map[string]string{"countdown": "0s", "detect_after": "100ms", "target
 
 // tuned is the runner tuning of every test: quick health and dwell.
 var tuned = runner.Config{HealthInterval: 50 * time.Millisecond, Dwell: 50 * time.Millisecond, RPCTimeout: 5 * time.Second, SetupTimeout: 10 * time.Second}
-
-// syncBuffer is a buffer safe for the signal goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // watching is the headless view, with each snapshot also handed to
 // onSnapshot (on a goroutine of its own) so a test can act mid-run.

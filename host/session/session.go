@@ -188,14 +188,7 @@ func (s *Session) waitPluginExit(d time.Duration) bool {
 	s.mu.Lock()
 	p := s.plugin
 	s.mu.Unlock()
-	deadline := time.Now().Add(d)
-	for !p.Exited() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return p.WaitExited(d)
 }
 
 // Close ends the plugin (the sdk reverts anything still active) and closes
@@ -238,7 +231,13 @@ func (s *Session) CallError(call string, err error) error {
 	case errors.Is(err, subject.ErrTimedOut):
 		return fmt.Errorf("plugin %s did not answer %s in time: it may be hung (its log is in %s)", s.Path, call, s.LogPath)
 	case errors.Is(err, subject.ErrUnreachable):
-		return fmt.Errorf("plugin %s stopped answering during %s: it may have crashed (its log is in %s)", s.Path, call, s.LogPath)
+		if s.waitPluginExit(pluginExitWait) {
+			s.mu.Lock()
+			e, _ := s.plugin.ExitStatus()
+			s.mu.Unlock()
+			return fmt.Errorf("plugin %s ended during %s (%s): its log is in %s", s.Path, call, e, s.LogPath)
+		}
+		return fmt.Errorf("plugin %s stopped answering during %s: %v (its log is in %s)", s.Path, call, err, s.LogPath)
 	default:
 		return fmt.Errorf("plugin %s: %s failed: %v", s.Path, call, err)
 	}

@@ -33,7 +33,7 @@ func TestRunPassesAndLeavesNothingBehind(t *testing.T) {
 	}
 	pid := onlyPID(t, examplePlg)
 	chaosDir := t.TempDir()
-	var progress, stderr syncBuffer
+	var progress, stderr testkit.Buffer
 	out := s.Run(context.Background(), session.RunOptions{View: headless.View(&progress), Headless: true, ChaosDir: chaosDir, Stderr: &stderr, Runner: tuned})
 	if out.Err != nil || out.Interrupted != "" || out.Unreverted != 0 || out.PluginDied {
 		t.Fatalf("outcome = %+v; want a clean run", out)
@@ -75,7 +75,7 @@ func TestCrashWithAFaultActiveRevertsThroughAFreshProcess(t *testing.T) {
 	dead := onlyPID(t, scriptedPlg)
 	active, onSnapshot := faultActive()
 	chaosDir := t.TempDir()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	wait := runAsync(t, s, session.RunOptions{View: watching(io.Discard, onSnapshot), Headless: true, ChaosDir: chaosDir, Stderr: &stderr, Runner: tuned})
 	waitClosed(t, active, "the fault")
 	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
@@ -140,7 +140,7 @@ func TestCrashWithNoFaultActiveStillTearsDown(t *testing.T) {
 	dead := onlyPID(t, scriptedPlg)
 	running := make(chan struct{})
 	var once onceCloser
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	wait := runAsync(t, s, session.RunOptions{Headless: true, ChaosDir: t.TempDir(), Stderr: &stderr, Runner: tuned,
 		View: watching(io.Discard, func(s runner.Snapshot) {
 			if s.Phase == runner.PhaseRunning && s.Index == 0 {
@@ -196,7 +196,7 @@ func TestSignalEndsTheRunAndRevertsTheFault(t *testing.T) {
 	s, _ := open(t, examplePlg, midChaos)
 	active, onSnapshot := faultActive()
 	sigs := make(chan os.Signal, 1)
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	wait := runAsync(t, s, session.RunOptions{View: watching(io.Discard, onSnapshot), Headless: true, ChaosDir: t.TempDir(),
 		Signals: sigs, Stderr: &stderr, Runner: tuned, Exit: func(int) { t.Error("exit at the first signal") }})
 	waitClosed(t, active, "the fault")
@@ -225,7 +225,7 @@ func TestSecondSignalStopsWaitingAndTheThirdExits(t *testing.T) {
 	active, onSnapshot := faultActive()
 	sigs := make(chan os.Signal, 1)
 	exits := make(chan int, 3)
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	wait := runAsync(t, s, session.RunOptions{View: watching(io.Discard, onSnapshot), Headless: true, ChaosDir: t.TempDir(),
 		Signals: sigs, Stderr: &stderr, Runner: tuned, Exit: func(code int) { exits <- code }})
 	waitClosed(t, active, "the fault")
@@ -357,14 +357,14 @@ func TestRecoverRevertsAnAbandonedLedger(t *testing.T) {
 	s.Close() // the host is gone
 	assertNoPlugin(t, scriptedPlg)
 
-	var warned syncBuffer
+	var warned testkit.Buffer
 	session.WarnAbandoned(chaosDir, &warned)
 	if want := "demohost: warning: an earlier run left faults unreverted: FREEZE on node-1 (plugin " + scriptedPlg; !strings.Contains(warned.String(), want) ||
 		!strings.Contains(warned.String(), "run `demohost recover`") {
 		t.Errorf("warning = %q; want %q", warned.String(), want)
 	}
 
-	var stdout syncBuffer
+	var stdout testkit.Buffer
 	if err := session.Recover(session.RecoverOptions{ChaosDir: chaosDir, LogFile: filepath.Join(t.TempDir(), "log")}, &stdout); err != nil {
 		t.Fatalf("recover: %v\n%s", err, stdout.String())
 	}
@@ -387,7 +387,7 @@ func TestRecoverRevertsAnAbandonedLedger(t *testing.T) {
 	}
 	assertNoPlugin(t, scriptedPlg)
 
-	stdout = syncBuffer{}
+	stdout = testkit.Buffer{}
 	if err := session.Recover(session.RecoverOptions{ChaosDir: chaosDir}, &stdout); err != nil || !strings.Contains(stdout.String(), "nothing to recover") {
 		t.Errorf("second recover = %v, %q; want nothing to recover", err, stdout.String())
 	}
@@ -414,7 +414,7 @@ func TestRecoverKeepsWhatItCannotRevert(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var stdout syncBuffer
+	var stdout testkit.Buffer
 	err = session.Recover(session.RecoverOptions{ChaosDir: chaosDir, LogFile: filepath.Join(t.TempDir(), "log")}, &stdout)
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 runs could not be recovered") {
 		t.Errorf("recover = %v; want it to fail", err)

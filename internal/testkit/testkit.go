@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,6 +81,34 @@ func MainWithBuilt(m *testing.M, bin *string, name, pkg string) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// MainWithBuiltAll is MainWithBuilt for several executables, built at
+// once: builds maps where each path is stored to the main package (see
+// GoBuild) built there, under the package directory's name.
+func MainWithBuiltAll(m *testing.M, builds map[*string]string) {
+	dir, err := os.MkdirTemp("", "test-binaries-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	errs := make(chan error, len(builds))
+	for bin, pkg := range builds {
+		*bin = filepath.Join(dir, filepath.Base(pkg))
+		go func() { errs <- GoBuild(*bin, pkg) }()
+	}
+	var all []error
+	for range builds {
+		all = append(all, <-errs)
+	}
+	code := 1
+	if err := errors.Join(all...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
