@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,7 +97,7 @@ func TestHostilePluginTextIsSanitisedInARun(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertClean(t, f, string(b))
-		if err := wellFormed(b); err != nil {
+		if err := testkit.WellFormedXML(b); err != nil {
 			t.Errorf("%s is not well-formed XML: %v", f, err)
 		}
 	}
@@ -116,19 +113,5 @@ func TestOverLongRefusalIsOneCutLine(t *testing.T) {
 	assertClean(t, "stderr", res.stderr)
 	if n := utf8.RuneCountInString(strings.TrimSpace(res.stderr)); n > len("demohost: ")+sanitize.MaxError {
 		t.Errorf("the error line has %d characters; want it cut to about %d", n, sanitize.MaxError)
-	}
-}
-
-// wellFormed decodes b as XML to its end.
-func wellFormed(b []byte) error {
-	d := xml.NewDecoder(strings.NewReader(string(b)))
-	for {
-		_, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
 }

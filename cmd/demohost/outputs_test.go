@@ -95,3 +95,36 @@ func TestUnwritableOutputsAreRefusedBeforeAnythingRuns(t *testing.T) {
 	}
 	assertDevice(t, full)
 }
+
+// `demohost report` is bounded on hostile input: an endless file is
+// refused at once, and a journal finished in year 9999 renders in moments
+// (its time axis is clamped).
+func TestReportOfHostileJournalsIsBounded(t *testing.T) {
+	year9999 := filepath.Join(t.TempDir(), "9999.json")
+	if err := os.WriteFile(year9999, []byte(`{"subject":"x","started_at":"2026-01-01T00:00:00Z","finished_at":"9999-12-31T23:59:59Z",`+
+		`"chapters":[{"title":"a","status":"passed","started_at":"2026-01-01T00:00:00Z"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svg := filepath.Join(t.TempDir(), "t.svg")
+	for _, tt := range []struct {
+		args  []string
+		code  int
+		wants []string
+	}{
+		{[]string{"report", "/dev/zero", "--junit", filepath.Join(t.TempDir(), "j.xml")}, exitUsage, []string{"demohost: read report /dev/zero: not a demohost journal"}},
+		{[]string{"report", year9999, "--timeline", svg, "--junit", filepath.Join(t.TempDir(), "j.xml")}, 0, nil},
+	} {
+		res := demohostWithin(t, 20*time.Second, nil, tt.args...)
+		if res.code != tt.code {
+			t.Errorf("demohost %v: exit %d; want %d\n%s%s", tt.args, res.code, tt.code, res.stdout, res.stderr)
+		}
+		for _, w := range tt.wants {
+			if !strings.Contains(res.stderr, w) || strings.Count(res.stderr, "\n") != 1 {
+				t.Errorf("demohost %v: stderr %q; want one line with %q", tt.args, res.stderr, w)
+			}
+		}
+	}
+	if info, err := os.Stat(svg); err != nil || info.Size() > 1<<20 {
+		t.Errorf("the year-9999 timeline: %v, %v", info, err)
+	}
+}

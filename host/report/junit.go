@@ -99,6 +99,10 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 	for _, k := range sortedKeys(j.Options) {
 		suite.Properties = append(suite.Properties, junitProperty{Name: "option." + k, Value: j.Options[k]})
 	}
+	byChapter := map[int][]journal.Chaos{}
+	for _, c := range j.Chaos {
+		byChapter[c.Chapter] = append(byChapter[c.Chapter], c)
+	}
 	for _, c := range j.Chapters {
 		tc := junitCase{
 			Name:      c.Title,
@@ -122,11 +126,11 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 			tc.Skipped = &junitSkipped{Message: msg}
 			suite.Skipped++
 		}
-		tc.SystemOut = faultsOf(j, c.Index, start)
+		tc.SystemOut = faultsOf(byChapter[c.Index], start)
 		suite.Cases = append(suite.Cases, tc)
 	}
 	suite.Tests = len(suite.Cases)
-	suite.SystemOut = faultsOf(j, -1, start)
+	suite.SystemOut = faultsOf(j.Chaos, start)
 
 	doc := junitSuites{Name: "demohost", junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
@@ -139,14 +143,12 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 	return nil
 }
 
-// faultsOf tells what each fault injected by chapter index did (every
-// fault when index is -1), one line each; nil when there is none.
-func faultsOf(j *journal.Journal, index int, start time.Time) *junitText {
+// faultsOf tells what each fault did, one line each; nil when there is
+// none.
+func faultsOf(chaos []journal.Chaos, start time.Time) *junitText {
 	var out []string
-	for _, c := range j.Chaos {
-		if index < 0 || c.Chapter == index {
-			out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
-		}
+	for _, c := range chaos {
+		out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
 	}
 	if len(out) == 0 {
 		return nil
