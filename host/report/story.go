@@ -17,8 +17,8 @@ import (
 // times lose their monotonic reading and zone, so a journal rendered
 // straight after a run and the same journal read from disk give
 // byte-identical reports. Every string is sanitised (a journal holds what
-// the plugin said, and anyone can edit the file). Evidence is filled in
-// where it is missing.
+// the plugin said, and anyone can edit the file). Evidence is computed
+// again from the sanitised copy.
 func canonical(j *journal.Journal) (*journal.Journal, error) {
 	if j == nil {
 		return nil, fmt.Errorf("no journal to report on")
@@ -32,12 +32,7 @@ func canonical(j *journal.Journal) (*journal.Journal, error) {
 		return nil, fmt.Errorf("copy journal: %w", err)
 	}
 	sanitizeJournal(&c)
-	for i := range c.Chaos {
-		if c.Chaos[i].Evidence == nil {
-			ev := journal.EvidenceFor(&c, i)
-			c.Chaos[i].Evidence = &ev
-		}
-	}
+	c.AddEvidence() // from the sanitised journal, every fault's at once
 	return &c, nil
 }
 
@@ -71,7 +66,6 @@ func sanitizeJournal(j *journal.Journal) {
 			l(s)
 		}
 		c.Params = sanitizeMap(c.Params)
-		c.Evidence = nil // rebuilt from the sanitised journal
 	}
 	for i := range j.ViolationsSeen {
 		l(&j.ViolationsSeen[i].Invariant)
