@@ -60,6 +60,12 @@ const (
 	closeTimeout = 25 * time.Second
 )
 
+// MaxMessage bounds one message from a plugin (a chapter list, a health
+// snapshot): far above what a subject needs, far below what would hurt the
+// host. What the host keeps of a message is bounded again by
+// subject.LimitChapter and subject.LimitHealth.
+const MaxMessage = 64 << 20
+
 // Config says how to launch a plugin.
 type Config struct {
 	// Path is the plugin executable (see Resolve). It is executed directly,
@@ -135,9 +141,11 @@ func Launch(cfg Config) (*Plugin, error) {
 		Logger:           goPluginLogger{Logger: cfg.Logger, stderrName: filepath.Base(cfg.Path)},
 		Stderr:           stderr, // go-plugin passes stderr on line by line
 		// What the plugin prints once serving is streamed over gRPC: log it too.
-		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
-		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
+		SyncStdout: cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		SyncStderr: cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout)),
+			// After go-plugin's (unlimited) size: a plugin's answer is bounded.
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage))},
 	}
 	client := plugin.NewClient(cc)
 	p := &Plugin{client: client, cmd: cmd}

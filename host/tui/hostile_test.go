@@ -48,3 +48,12 @@ func TestRenderDrawsNoEscapeSequence(t *testing.T) {
 		}
 	}
 }
+
+// What the host left out of an over-large snapshot is said in the cluster
+// panel.
+func TestRenderShowsWhatTheHostLeftOut(t *testing.T) {
+	snap := demoSnapshot()
+	h := subject.LimitHealth(subject.Health{TakenAt: t0, Nodes: bigCluster(3000)})
+	snap.Health = &h
+	mustShow(t, draw(t, snap, newView(theme{}), 160, 40), "⚠ the plugin sent 3000 nodes: demohost keeps the first 2000")
+}
