@@ -53,8 +53,8 @@ func builtOnce(t *testing.T, name, pkg string) string {
 	return b.path
 }
 
-// script writes a scripted plugin's script; the returned environment
-// points the plugin at it.
+// scriptedEnv writes a scripted plugin's script; the returned environment
+// points the plugin at it (pass it on with --plugin-env SCRIPTED_SCRIPT).
 func scriptedEnv(t *testing.T, s map[string]any) []string {
 	t.Helper()
 	dir := t.TempDir()
@@ -95,7 +95,7 @@ func TestUndeclaredToTheHostFaultKindRunsEndToEnd(t *testing.T) {
 	env := scriptedEnv(t, map[string]any{"Name": "skewer", "Faults": []any{clockSkew},
 		"Chapters": skewChapters(map[string]any{"Kind": "CLOCK_SKEW", "Name": "skew node-1", "Params": map[string]string{"skew": "5s"}, "Duration": int64(500 * time.Millisecond)})})
 	report := filepath.Join(t.TempDir(), "r.json")
-	res := demohost(t, env, "--plugin", plugin, "--headless", "--report", report)
+	res := demohost(t, env, "--plugin", plugin, "--plugin-env", "SCRIPTED_SCRIPT", "--headless", "--report", report)
 	if res.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -133,7 +133,7 @@ func TestUndeclaredFaultKindsAndParametersAreRefused(t *testing.T) {
 			fault := tt.fault
 			fault["Duration"] = int64(time.Second)
 			env := scriptedEnv(t, map[string]any{"Name": "skewer", "Faults": []any{clockSkew}, "Chapters": skewChapters(fault)})
-			res := demohost(t, env, "--plugin", plugin, "--headless")
+			res := demohost(t, env, "--plugin", plugin, "--plugin-env", "SCRIPTED_SCRIPT", "--headless")
 			if res.code != 2 || strings.TrimSpace(res.stderr) != tt.want {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", res.code, res.stderr, tt.want)
 			}

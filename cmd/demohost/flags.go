@@ -15,8 +15,8 @@ const usage = `demohost runs a guided chaos demo of a subject plugin.
 
 Usage:
   demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
-           [--timeline FILE.svg] [--junit FILE.xml]
-  demohost describe --plugin PATH [--set key=value]...
+           [--timeline FILE.svg] [--junit FILE.xml] [--plugin-env NAME]...
+  demohost describe --plugin PATH [--set key=value]... [--plugin-env NAME]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
   demohost recover [--log-file FILE]
 
@@ -32,6 +32,7 @@ Flags:
   --junit FILE.xml       write JUnit XML: a testcase per chapter, for CI
   --log-file FILE        demohost and plugin log (default $XDG_STATE_HOME/demohost/demohost.log)
   --plugin-sha256 HEX    refuse to start the plugin unless its SHA-256 is HEX
+  --plugin-env NAME      pass the environment variable NAME to the plugin (repeatable; see README.md, Safety)
   --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
 
 demohost recover reverts the faults of runs that ended without reverting them
@@ -72,10 +73,11 @@ type describeOptions struct {
 
 // common holds the flags every command takes.
 type common struct {
-	plugin  string
-	sha256  string
-	set     map[string]string
-	logFile string
+	plugin    string
+	sha256    string
+	set       map[string]string
+	logFile   string
+	pluginEnv []string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -83,6 +85,11 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.plugin, "plugin", "", "")
 	fs.StringVar(&c.sha256, "plugin-sha256", "", "")
 	fs.StringVar(&c.logFile, "log-file", "", "")
+	fs.Func("plugin-env", "", func(s string) error {
+		name, err := parseEnvName(s)
+		c.pluginEnv = append(c.pluginEnv, name)
+		return err
+	})
 	fs.Func("set", "", func(s string) error {
 		k, v, err := parseSet(s)
 		if err != nil {
@@ -164,6 +171,15 @@ func parseSet(s string) (key, value string, err error) {
 		return "", "", fmt.Errorf("want key=value, e.g. --set nodes=5 (see demohost describe for the options)")
 	}
 	return key, value, nil
+}
+
+// parseEnvName checks a --plugin-env NAME: a variable's name, not an
+// assignment (the value is the host's own).
+func parseEnvName(s string) (string, error) {
+	if s == "" || strings.ContainsAny(s, "= \t\n") {
+		return "", fmt.Errorf("want the name of an environment variable, e.g. --plugin-env AWS_PROFILE (its value is demohost's own)")
+	}
+	return s, nil
 }
 
 // registerRendered adds --timeline and --junit.

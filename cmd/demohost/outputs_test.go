@@ -83,7 +83,7 @@ func TestUnwritableOutputsAreRefusedBeforeAnythingRuns(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, calls := calledEnv(t)
-			res := demohost(t, env, append([]string{"--plugin", plugin, "--headless"}, tt.args...)...)
+			res := demohost(t, env, append([]string{"--plugin", plugin, "--plugin-env", "SCRIPTED_SCRIPT", "--headless"}, tt.args...)...)
 			assertBadInput(t, res, tt.wants...)
 			if b, err := os.ReadFile(calls); err == nil {
 				t.Errorf("the plugin was started although an output cannot be written; it was called:\n%s", b)

@@ -111,7 +111,7 @@ func (c common) sessionConfig() (session.Config, error) {
 	if err != nil {
 		return session.Config{}, err
 	}
-	return session.Config{Plugin: c.plugin, SHA256: c.sha256, Set: c.set, LogFile: c.logFile, StartTimeout: startTimeout}, nil
+	return session.Config{Plugin: c.plugin, SHA256: c.sha256, Set: c.set, LogFile: c.logFile, StartTimeout: startTimeout, PluginEnv: c.pluginEnv}, nil
 }
 
 // durationEnv reads an optional duration from the environment.

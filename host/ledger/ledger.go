@@ -35,9 +35,10 @@ const (
 
 // Run says which run a log belongs to, so recover can start its plugin.
 type Run struct {
-	Plugin  string            `json:"plugin"`            // plugin executable
-	Options map[string]string `json:"options,omitempty"` // --set options
-	PID     int               `json:"pid"`               // host pid
+	Plugin    string            `json:"plugin"`               // plugin executable
+	PluginEnv []string          `json:"plugin_env,omitempty"` // --plugin-env names
+	Options   map[string]string `json:"options,omitempty"`    // --set options
+	PID       int               `json:"pid"`                  // host pid
 }
 
 // entry is one line of a log file.

@@ -49,7 +49,7 @@ func Recover(o RecoverOptions, stdout io.Writer) error {
 
 // recoverRun reverts the outstanding faults of one abandoned run.
 func recoverRun(o RecoverOptions, a ledger.Abandoned, stdout io.Writer) error {
-	s, err := Open(Config{Plugin: a.Run.Plugin, SHA256: o.SHA256, Set: a.Run.Options, LogFile: o.LogFile})
+	s, err := Open(Config{Plugin: a.Run.Plugin, SHA256: o.SHA256, Set: a.Run.Options, LogFile: o.LogFile, PluginEnv: a.Run.PluginEnv})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/demohost/demohost/sdk"
 )
 
@@ -41,6 +43,7 @@ func (*hostile) Describe(context.Context) (sdk.Description, error) {
 				Help: evil("text: hostile text everywhere; refuse: Configure refuses, echoing echo back; teardown: Teardown fails over several lines")},
 			{Name: "echo", Type: sdk.String, Default: "", Help: evil("a value Configure echoes back in mode refuse")},
 			{Name: "narration_bytes", Type: sdk.Int, Default: "0", Help: "pad the narration to this size"},
+			{Name: "probe", Type: sdk.String, Default: "", Help: "at Configure, write escape sequences to fd 0 and to /dev/tty, and write how that went and the environment to this file"},
 		},
 		Faults: []sdk.FaultKind{{Kind: "GLITCH", Description: evil("does nothing, says a lot"), Target: evil("anything"),
 			Params: []sdk.Option{{Name: "level", Type: sdk.String, Default: evil("max"), Help: evil("how much")}}}},
@@ -51,6 +54,9 @@ func (h *hostile) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.opts = req.Options
+	if p := req.Options.String("probe"); p != "" {
+		probe(p)
+	}
 	if req.Options.String("mode") == "refuse" {
 		return fmt.Errorf("option echo=%q is refused:\n%s\nset echo to something shorter", req.Options.String("echo"), Evil)
 	}
@@ -116,6 +122,36 @@ func (*hostile) Health(context.Context) (sdk.HealthSnapshot, error) {
 		Violations: []sdk.Violation{{Invariant: "hostile_text", Severity: sdk.Warning, Target: evil("target"), Message: evil("message"),
 			Since: time.Now().Add(-time.Second)}},
 	}, nil
+}
+
+// probe tries to reach the terminal through fd 0 and /dev/tty, and writes
+// to path how that went, whether it leads a session of its own, and its
+// environment, one line each: "stdin: ...", "tty: ...", "session leader:
+// true", "env: NAME=VALUE".
+func probe(path string) {
+	attack := []byte("\x1b]0;PWNED\x07\x1b[2J")
+	var b strings.Builder
+	_, err := os.Stdin.Write(attack)
+	fmt.Fprintf(&b, "stdin: %s\n", result(err))
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err == nil {
+		_, err = tty.Write(attack)
+		tty.Close()
+	}
+	fmt.Fprintf(&b, "tty: %s\n", result(err))
+	sid, _ := unix.Getsid(0)
+	fmt.Fprintf(&b, "session leader: %v\n", sid == os.Getpid())
+	for _, kv := range os.Environ() {
+		fmt.Fprintf(&b, "env: %s\n", kv)
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func result(err error) string {
+	if err != nil {
+		return "refused: " + err.Error()
+	}
+	return "written"
 }
 
 func main() {
