@@ -18,7 +18,7 @@ Usage:
            [--timeline FILE.svg] [--junit FILE.xml] [--plugin-env NAME]...
   demohost describe --plugin PATH [--set key=value]... [--plugin-env NAME]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
-  demohost recover [--log-file FILE]
+  demohost recover [--plugin PATH [--plugin-sha256 HEX]] [--log-file FILE]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
 make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
@@ -36,7 +36,8 @@ Flags:
   --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
 
 demohost recover reverts the faults of runs that ended without reverting them
-(a crashed or killed demohost); a run warns when there are any.
+(a crashed or killed demohost); a run warns when there are any. It starts only
+the very plugin build that ran; --plugin PATH vouches for PATH, changed or not.
 
 demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
 
@@ -62,6 +63,7 @@ type reportOptions struct {
 
 // recoverOptions is a parsed `demohost recover` command line.
 type recoverOptions struct {
+	plugin  string
 	logFile string
 	sha256  string
 }
@@ -220,6 +222,7 @@ func parseReportArgs(args []string) (reportOptions, error) {
 func parseRecoverArgs(args []string) (recoverOptions, error) {
 	var o recoverOptions
 	fs := newFlagSet()
+	fs.StringVar(&o.plugin, "plugin", "", "")
 	fs.StringVar(&o.logFile, "log-file", "", "")
 	fs.StringVar(&o.sha256, "plugin-sha256", "", "")
 	return o, parse(fs, args)

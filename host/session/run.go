@@ -77,7 +77,8 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) Outcome {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	l, err := ledger.Open(opts.ChaosDir, ledger.Run{Plugin: s.Path, PluginEnv: s.launch.Env, Options: s.Options, PID: os.Getpid()})
+	l, err := ledger.Open(opts.ChaosDir, ledger.Run{Plugin: s.Path, SHA256: s.Identity.SHA256, Owner: s.Identity.Owner,
+		PluginEnv: s.launch.Env, Options: s.Options, PID: os.Getpid()})
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("%w; demohost records faults there before injecting them: make %s writable", err, opts.ChaosDir)}
 	}

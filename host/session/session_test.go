@@ -334,7 +334,7 @@ func TestRelaunch(t *testing.T) {
 // the fault injected through s's plugin, the log closed with it unreverted.
 func abandon(t *testing.T, s *session.Session, dir string) {
 	t.Helper()
-	l, err := ledger.Open(dir, ledger.Run{Plugin: s.Path, PluginEnv: pluginEnv, Options: s.Options, PID: 1})
+	l, err := ledger.Open(dir, ledger.Run{Plugin: s.Path, SHA256: s.Identity.SHA256, Owner: s.Identity.Owner, PluginEnv: pluginEnv, Options: s.Options, PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
