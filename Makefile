@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 # Every Go module of the repository: the host (.), the sdk, its Docker
 # helper and each plugin with a go.mod of its own.
-MODULES := . sdk sdk/docker $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
+MODULES := . sdk sdk/docker sdk/sdktest $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
 # Plugins built to plugins/NAME/demohost-NAME (found by --plugin ./plugins/NAME).
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/cmd))))
 

@@ -46,7 +46,7 @@ func chapterToWire(c Chapter) *wire.Chapter {
 	out := &wire.Chapter{
 		Id: c.ID, Title: c.Title, Narration: c.Narration, KeyHint: c.KeyHint,
 		AutoAdvance: c.AutoAdvance, BlocksAdvance: c.BlocksAdvance, HasAction: c.Action != nil,
-		RevertChaos: c.RevertChaos,
+		RevertChaos: c.RevertChaos, Skip: c.Skip,
 	}
 	if c.Fault != nil {
 		out.Fault = faultToWire(*c.Fault)

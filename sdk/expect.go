@@ -117,6 +117,12 @@ func MetricBelow(name string, x float64) Check {
 	return Check{Kind: CheckMetricBelow, Target: name, Threshold: x}
 }
 
+// FaultTarget, as a Check's target in a chapter with a fault, stands for
+// the target the fault actually hit: the host fills it in when the fault is
+// injected. sdk.NodeIs(sdk.FaultTarget, sdk.Down) is "the node we killed is
+// DOWN", whichever node the plugin picked. Not for Before expectations.
+const FaultTarget = "{fault.target}"
+
 // On narrows a violation check to one target (a node, a key).
 func (c Check) On(target string) Check {
 	c.Target = target

@@ -38,10 +38,19 @@ type grpcPlugin struct {
 
 // GRPCServer registers the subject service under the wire's name.
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	RegisterSubject(s, p.impl)
+	return nil
+}
+
+// RegisterSubject registers impl on s as the wire's Subject service, the
+// way Serve does: converted at the edge, calls kept in order, health pushed
+// on change. It is for serving a subject in-process in tests (sdk/sdktest
+// does); a plugin's main calls Serve, which also reverts and tears down on
+// every way out.
+func RegisterSubject(s *grpc.Server, impl Subject) {
 	desc := wire.Subject_ServiceDesc
 	desc.ServiceName = wireServiceName
-	s.RegisterService(&desc, newServer(p.impl))
-	return nil
+	s.RegisterService(&desc, newServer(impl))
 }
 
 // GRPCClient is not offered: the sdk is the plugin's side only.

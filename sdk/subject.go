@@ -196,6 +196,10 @@ type Chapter struct {
 	RevertChaos bool
 	// Expectations are checked against the health stream.
 	Expectations []Expectation
+	// Skip, if set, says why the chapter cannot run here ("needs root for
+	// network namespaces"): it is shown as skipped with this reason, nothing
+	// of it runs, and the run still passes if every other chapter does.
+	Skip string
 }
 
 // Fault is one fault to inject.

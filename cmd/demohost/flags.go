@@ -17,6 +17,8 @@ Usage:
   demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
            [--timeline FILE.svg] [--junit FILE.xml] [--plugin-env NAME]...
   demohost describe --plugin PATH [--set key=value]... [--plugin-env NAME]...
+  demohost conform --plugin PATH [--set key=value]... [--junit FILE.xml]
+           [--effect-within 10s] [--recover-within 30s] [--plugin-env NAME]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
   demohost recover [--plugin PATH [--plugin-sha256 HEX]] [--log-file FILE]
 
@@ -38,6 +40,13 @@ Flags:
 demohost recover reverts the faults of runs that ended without reverting them
 (a crashed or killed demohost); a run warns when there are any. It starts only
 the very plugin build that ran; --plugin PATH vouches for PATH, changed or not.
+
+demohost conform checks that a plugin, in any language, keeps its duties:
+one line per check (pass, fail, warn, skip, and why); it exits 0 when none
+fails. It sets the subject up, injects and reverts each fault kind, and
+kills plugin processes and a host of its own on purpose; it reverts
+everything it injected. --effect-within bounds how long a fault may take to
+show in health, --recover-within how long health may take to recover.
 
 demohost report rebuilds the timeline and the JUnit XML from a saved --report journal.
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/demohost/demohost/host/conform"
 	"github.com/demohost/demohost/host/sanitize"
 )
 
@@ -37,6 +38,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stdout, stderr, err)
 		}
 		return fail(stderr, reportCommand(opts, stdout))
+	}
+	if len(args) > 0 && args[0] == "conform" {
+		opts, err := parseConformArgs(args[1:])
+		if err != nil {
+			return usageError(stdout, stderr, err)
+		}
+		return conformCommand(opts, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == conform.HostCommand {
+		return conformHostCommand(os.Stdin, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "recover" {
 		opts, err := parseRecoverArgs(args[1:])

@@ -49,6 +49,9 @@ func Write(w io.Writer, path string, d subject.Description, chapters []subject.C
 	fmt.Fprintf(w, "\nChapters:\n")
 	for i, c := range chapters {
 		fmt.Fprintf(w, "  %d. %s%s\n", i+1, line(c.Title), chapterFlags(c))
+		if c.Skip != "" {
+			fmt.Fprintf(w, "       skipped here: %s\n", line(c.Skip))
+		}
 		if c.RevertChaos {
 			fmt.Fprintln(w, "       revert: every fault still active")
 		}

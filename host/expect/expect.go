@@ -77,12 +77,25 @@ func Evaluate(c subject.Check, h *subject.Health) (met bool, reason string) {
 // Describe returns the expectation's own description or writes one that
 // says its mode, e.g. "node_down present within 10s", "holds for 20s: no
 // split_brain", "before the fault: all nodes UP (within 30s)".
+//
+// A plugin's own description replaces the check's, never the mode's:
+// "holds while the fault is active: never two leaders in one term".
 func Describe(e subject.Expectation) string {
-	if e.Description != "" {
-		return e.Description
-	}
 	what := DescribeCheck(e.Check)
 	within := FormatDuration(e.Within)
+	if d := e.Description; d != "" {
+		switch {
+		case e.Mode == subject.Holds && e.WhileFault:
+			return "holds while the fault is active: " + d
+		case e.Mode == subject.Holds:
+			return "holds for " + within + ": " + d
+		case e.Mode == subject.Before:
+			return "before the fault: " + d
+		case e.Mode == subject.After:
+			return "after the revert: " + d
+		}
+		return d
+	}
 	switch e.Mode {
 	case subject.Holds:
 		if e.WhileFault {

@@ -124,3 +124,21 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+func TestAPluginsDescriptionKeepsTheMode(t *testing.T) {
+	d := "never two leaders in one term"
+	for _, tt := range []struct {
+		e    subject.Expectation
+		want string
+	}{
+		{subject.Expectation{Description: d}, d},
+		{subject.Expectation{Mode: subject.Holds, WhileFault: true, Description: d}, "holds while the fault is active: " + d},
+		{subject.Expectation{Mode: subject.Holds, Within: 4 * time.Second, Description: d}, "holds for 4s: " + d},
+		{subject.Expectation{Mode: subject.Before, Description: d}, "before the fault: " + d},
+		{subject.Expectation{Mode: subject.After, Description: d}, "after the revert: " + d},
+	} {
+		if got := expect.Describe(tt.e); got != tt.want {
+			t.Errorf("Describe(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}

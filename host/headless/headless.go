@@ -98,6 +98,8 @@ func Summary(w io.Writer, j *journal.Journal) {
 			passed++
 		case c.StartedAt == nil: // never reached: the stream never showed it
 			fmt.Fprintf(w, "chapter %d/%d %-7s %s\n", c.Index+1, len(j.Chapters), c.Status, line(c.Title))
+		case c.SkipReason != "":
+			fmt.Fprintf(w, "    chapter %d skipped: %s\n", c.Index+1, line(c.SkipReason))
 		case c.Status == journal.Failed:
 			for _, e := range c.Expectations {
 				if !e.Met && e.Reason != "" {

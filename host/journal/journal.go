@@ -49,6 +49,9 @@ type Chapter struct {
 	FinishedAt   *time.Time    `json:"finished_at,omitempty"`
 	Expectations []Expectation `json:"expectations"`
 	Error        string        `json:"error,omitempty"` // e.g. the on-enter action failed
+	// SkipReason is the plugin's reason for skipping the chapter (it cannot
+	// run here); such a chapter does not fail the run.
+	SkipReason string `json:"skip_reason,omitempty"`
 }
 
 // Expectation is one check's outcome.

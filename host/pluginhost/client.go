@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -65,7 +66,7 @@ func (c *Client) Chapters(ctx context.Context) ([]subject.Chapter, error) {
 		ch := subject.Chapter{
 			ID: w.GetId(), Title: w.GetTitle(), Narration: w.GetNarration(), KeyHint: w.GetKeyHint(),
 			AutoAdvance: w.GetAutoAdvance(), BlocksAdvance: w.GetBlocksAdvance(), HasAction: w.GetHasAction(),
-			Countdown: w.GetCountdown().AsDuration(), RevertChaos: w.GetRevertChaos(),
+			Countdown: w.GetCountdown().AsDuration(), RevertChaos: w.GetRevertChaos(), Skip: w.GetSkip(),
 		}
 		if f := w.GetFault(); f != nil {
 			ff := faultFromWire(f)
@@ -239,3 +240,13 @@ func callError(err error) error {
 	}
 	return e
 }
+
+// NewClientConn is a Client over any gRPC connection to a Subject service,
+// e.g. one served in-process by a test harness (sdk/sdktest).
+func NewClientConn(cc grpc.ClientConnInterface) *Client {
+	return NewClient(wire.NewSubjectClient(cc))
+}
+
+// Wire is the plugin's generated client, for checks that must see the
+// plugin's own answers and status codes before any conversion (host/conform).
+func (c *Client) Wire() wire.SubjectClient { return c.rpc }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // JUnit XML in the common shape CI systems read (Jenkins, GitLab, GitHub
@@ -120,7 +121,10 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 			suite.Failures++
 		default:
 			msg := "skipped"
-			if c.Status != journal.Skipped {
+			switch {
+			case c.SkipReason != "":
+				msg = "skipped here: " + c.SkipReason
+			case c.Status != journal.Skipped:
 				msg = "not run (the run ended first)"
 			}
 			tc.Skipped = &junitSkipped{Message: msg}
@@ -131,7 +135,63 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 	}
 	suite.Tests = len(suite.Cases)
 	suite.SystemOut = faultsOf(j.Chaos, start)
+	return encodeJUnit(w, suite)
+}
 
+// Suite is one JUnit test suite of checks other than chapters (demohost
+// conform's), written in the same shape as a run's.
+type Suite struct {
+	Name       string
+	Timestamp  time.Time
+	Time       time.Duration
+	Properties [][2]string // name, value
+	Cases      []Case
+}
+
+// Case is one testcase: passed, failed (Failure set), or skipped (Skipped
+// set); SystemOut is shown with it.
+type Case struct {
+	Name, Classname string
+	Time            time.Duration
+	Failure         string
+	FailureType     string
+	Skipped         string
+	SystemOut       string
+}
+
+// WriteJUnitSuite renders s as JUnit XML.
+func WriteJUnitSuite(w io.Writer, s Suite) error {
+	suite := junitSuite{Name: s.Name, junitCounts: junitCounts{Time: seconds(s.Time.Seconds())}, Cases: []junitCase{}}
+	if !s.Timestamp.IsZero() {
+		suite.Timestamp = s.Timestamp.UTC().Format("2006-01-02T15:04:05")
+	}
+	for _, p := range s.Properties {
+		suite.Properties = append(suite.Properties, junitProperty{Name: p[0], Value: p[1]})
+	}
+	for _, c := range s.Cases {
+		tc := junitCase{Name: c.Name, Classname: c.Classname, Time: seconds(c.Time.Seconds())}
+		switch {
+		case c.Failure != "":
+			tc.Failure = &junitFailure{Message: c.Failure, Type: c.FailureType, Text: c.Failure}
+			suite.Failures++
+		case c.Skipped != "":
+			tc.Skipped = &junitSkipped{Message: c.Skipped}
+			suite.Skipped++
+		}
+		if c.SystemOut != "" {
+			tc.SystemOut = &junitText{Text: c.SystemOut}
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	suite.Tests = len(suite.Cases)
+	return encodeJUnit(w, suite)
+}
+
+// encodeJUnit writes one suite as a JUnit document, every string of it
+// sanitised (see package sanitize): one line in attributes, lines kept in
+// text, nothing XML refuses.
+func encodeJUnit(w io.Writer, suite junitSuite) error {
+	sanitizeSuite(&suite)
 	doc := junitSuites{Name: "demohost", junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -167,4 +227,34 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// sanitizeSuite sanitises every string of s.
+func sanitizeSuite(s *junitSuite) {
+	line := func(p *string) { *p = sanitize.Line(*p, 4*maxText) }
+	text := func(t *junitText) {
+		if t != nil {
+			t.Text = sanitize.Text(t.Text, 16*maxText)
+		}
+	}
+	line(&s.Name)
+	for i := range s.Properties {
+		line(&s.Properties[i].Name)
+		line(&s.Properties[i].Value)
+	}
+	for i := range s.Cases {
+		c := &s.Cases[i]
+		line(&c.Name)
+		line(&c.Classname)
+		if c.Failure != nil {
+			line(&c.Failure.Message)
+			line(&c.Failure.Type)
+			c.Failure.Text = sanitize.Text(c.Failure.Text, 16*maxText)
+		}
+		if c.Skipped != nil {
+			line(&c.Skipped.Message)
+		}
+		text(c.SystemOut)
+	}
+	text(s.SystemOut)
 }

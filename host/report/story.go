@@ -53,6 +53,7 @@ func sanitizeJournal(j *journal.Journal) {
 		l(&c.Title)
 		l(&c.Status)
 		l(&c.Error)
+		l(&c.SkipReason)
 		for k := range c.Expectations {
 			e := &c.Expectations[k]
 			l(&e.Description)

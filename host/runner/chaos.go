@@ -24,13 +24,13 @@ type activeFault struct {
 }
 
 // inject asks the plugin, through the ledger, for chapter i's fault; it
-// returns when the fault started.
-func (u *run) inject(i int, f subject.Fault) (time.Time, error) {
+// returns when the fault started and the target it hit.
+func (u *run) inject(i int, f subject.Fault) (time.Time, string, error) {
 	ctx, cancel := context.WithTimeout(u.ctx, u.cfg.RPCTimeout)
 	defer cancel()
 	id, rec, err := u.ledger.Inject(ctx, u.plugin, i, f)
 	if err != nil {
-		return time.Now(), err
+		return time.Now(), "", err
 	}
 	a := activeFault{id: id, chapter: i, fault: f, target: rec.Target, at: rec.InjectedAt}
 	msg := fmt.Sprintf("injected %s on %s", faultLabel(f), rec.Target)
@@ -44,7 +44,7 @@ func (u *run) inject(i int, f subject.Fault) (time.Time, error) {
 	}
 	u.active = append(u.active, a)
 	u.eventSev(journal.KindChaos, subject.Warning, msg)
-	return rec.InjectedAt, nil
+	return rec.InjectedAt, rec.Target, nil
 }
 
 // faultLabel is "name (KIND, k=v, ...)" or "KIND (k=v)".

@@ -32,6 +32,7 @@ type chapterRun struct {
 	steadyWait    bool
 	actionRunning bool
 	dwelling      bool // headless: waiting out Dwell
+	hit           string // the target the chapter's fault hit
 	lines         []StatusLine
 	exps          []*expectationRun
 	err           string // the chapter failed outside its expectations
@@ -83,7 +84,7 @@ func (c *chapterRun) fail(why string) {
 // finalStatus is passed if every expectation was met, failed if one failed
 // (or the chapter failed otherwise), skipped if one is still pending.
 func (c *chapterRun) finalStatus() string {
-	if !c.entered {
+	if !c.entered || c.ch.Skip != "" {
 		return journal.Skipped
 	}
 	if c.err != "" {
@@ -163,6 +164,10 @@ func (u *run) enter(i int) {
 	}
 	c.entered, c.status, c.startedAt = true, statusRunning, time.Now()
 	u.event(journal.KindChapter, fmt.Sprintf("chapter %d/%d: %s", i+1, len(u.chapters), c.ch.Title))
+	if c.ch.Skip != "" {
+		u.skip(i)
+		return
+	}
 	if c.ch.RevertChaos {
 		u.revertAll(ledger.ByChapter)
 		u.arm(c, subject.After, time.Now())
@@ -179,6 +184,17 @@ func (u *run) enter(i int) {
 		return
 	}
 	u.countdownOver(i)
+}
+
+// skip shows chapter i as skipped for the plugin's reason: nothing of it
+// runs, and headless runs move on after the dwell.
+func (u *run) skip(i int) {
+	c := u.chapters[i]
+	u.eventSev(journal.KindChapter, subject.Warning, fmt.Sprintf("chapter %d skipped: %s", i+1, c.ch.Skip))
+	for _, e := range c.exps {
+		e.state, e.reason = NotChecked, "not checked: the chapter is skipped ("+c.ch.Skip+")"
+	}
+	u.maybeAdvance(i)
 }
 
 // tick wakes the countdown at each whole second left.
@@ -218,7 +234,7 @@ func (u *run) countdownOver(i int) {
 func (u *run) injectAndStart(i int) {
 	c := u.chapters[i]
 	c.steadyWait = false
-	at, err := u.inject(i, *c.ch.Fault)
+	at, hit, err := u.inject(i, *c.ch.Fault)
 	if err != nil {
 		if u.ctx.Err() != nil {
 			return // quitting; the loop stops next
@@ -234,6 +250,7 @@ func (u *run) injectAndStart(i int) {
 		u.maybeAdvance(i)
 		return
 	}
+	c.hit = hit
 	u.startChapter(i, at)
 }
 
@@ -383,6 +400,7 @@ func (c *chapterRun) journal() journal.Chapter {
 		Status:       c.finalStatus(),
 		Expectations: []journal.Expectation{},
 		Error:        c.err,
+		SkipReason:   c.ch.Skip,
 	}
 	if c.left && !c.carried {
 		out.Status = c.status

@@ -32,6 +32,10 @@ func (u *run) arm(c *chapterRun, m subject.Mode, from time.Time) {
 			continue
 		}
 		e.armedAt = from
+		if e.exp.Check.Target == subject.FaultTarget && c.hit != "" {
+			e.exp.Check.Target = c.hit
+			e.desc = expect.Describe(e.exp)
+		}
 		if e.exp.WhileFault {
 			continue // resolved when the chapter's fault is reverted
 		}

@@ -372,3 +372,43 @@ func TestHoldWhileFaultOutlastsItsChapter(t *testing.T) {
 		t.Errorf("chapter 2 = %s, want passed (its own hold is about nodes)", j.Chapters[1].Status)
 	}
 }
+
+// A chapter the plugin skips (it cannot run here) runs nothing, shows its
+// reason, and does not fail a run whose other chapters pass.
+func TestSkippedChapterRunsNothingAndTheRunPasses(t *testing.T) {
+	p := newScripted(calm)
+	j := runModes(t, p,
+		subject.Chapter{ID: "1", Title: "calm", Expectations: []subject.Expectation{{Check: allUp(), Within: time.Second}}},
+		subject.Chapter{ID: "2", Title: "partition", Skip: "needs root for network namespaces", HasAction: true,
+			Fault:        &subject.Fault{Kind: "FREEZE"},
+			Expectations: []subject.Expectation{{Check: lagSeen(), Within: time.Second}}},
+		subject.Chapter{ID: "3", Title: "done"})
+	if injected, _ := p.times(); len(injected) != 0 {
+		t.Errorf("a skipped chapter injected %d faults", len(injected))
+	}
+	c := j.Chapters[1]
+	if c.Status != journal.Skipped || c.SkipReason != "needs root for network namespaces" {
+		t.Errorf("chapter 2 = %s (%q), want skipped with the plugin's reason", c.Status, c.SkipReason)
+	}
+	if e := c.Expectations[0]; e.Met || !strings.Contains(e.Reason, "the chapter is skipped") {
+		t.Errorf("its expectation = %+v", e)
+	}
+	if j.Result != journal.Passed {
+		t.Errorf("result = %s, want passed: only the plugin's skip kept chapter 2 from running", j.Result)
+	}
+}
+
+// A check on "{fault.target}" is about whatever the fault hit.
+func TestFaultTargetIsFilledInAtTheInjection(t *testing.T) {
+	p := newScripted(calm) // its injections hit node-1
+	breakAt := time.AfterFunc(100*time.Millisecond, func() {
+		p.set(subject.Health{Nodes: []subject.Node{{ID: "node-1", State: subject.Down}, {ID: "node-2", State: subject.Up}}})
+	})
+	defer breakAt.Stop()
+	j := runModes(t, p, subject.Chapter{ID: "1", Title: "kill", Fault: &subject.Fault{Kind: "FREEZE"},
+		Expectations: []subject.Expectation{{Check: subject.Check{Kind: subject.CheckNode, Target: subject.FaultTarget, State: subject.Down}, Within: 3 * time.Second}}})
+	e := expectation(t, j, 0, 0)
+	if !e.Met || e.Description != "node node-1 DOWN within 3s" {
+		t.Errorf("expectation = %+v, want met and described with the node the fault hit", e)
+	}
+}

@@ -42,6 +42,7 @@ func (c *chapterRun) view() *ChapterView {
 		Status:         append([]StatusLine(nil), c.lines...),
 		Expectations:   make([]ExpectationView, len(c.exps)),
 		Error:          c.err,
+		Skip:           c.ch.Skip,
 	}
 	for i, e := range c.exps {
 		v.Expectations[i] = ExpectationView{

@@ -75,6 +75,8 @@ type ChapterView struct {
 	// Error says why the chapter failed outside its expectations (its
 	// action or its fault); empty otherwise.
 	Error string
+	// Skip is the plugin's reason for skipping the chapter; empty: it runs.
+	Skip string
 }
 
 // StatusLine is one line an on-enter action reported.

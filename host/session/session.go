@@ -99,42 +99,66 @@ func Open(cfg Config) (_ *Session, err error) {
 	// A relaunch (after a crash, or r) runs this very build, or nothing.
 	s.Identity = s.plugin.Identity
 	s.launch.SHA256 = s.Identity.SHA256
-	ctx := context.Background()
-	if s.Description, err = s.plugin.Subject.Describe(ctx); err != nil {
-		return nil, s.CallError("Describe", err)
-	}
-	if err = subject.CheckDescription(s.Description); err != nil {
-		return nil, fmt.Errorf("plugin %s describes itself wrongly: %v; fix its Describe", s.Path, err)
-	}
-	if s.Options, err = subject.CheckOptions(s.Description, cfg.Set); err != nil {
+	p, err := Prepare(context.Background(), s.plugin.Subject, cfg.Set, "plugin "+s.Path, s.CallError)
+	if err != nil {
 		return nil, err
 	}
-	if err = s.configure(s.plugin.Subject); err != nil {
-		return nil, err
-	}
-	if s.Chapters, err = s.plugin.Subject.Chapters(ctx); err != nil {
-		return nil, s.CallError("Chapters", err)
-	}
-	if err = subject.CheckChapters(s.Description, s.Chapters); err != nil {
-		return nil, fmt.Errorf("plugin %s returned an invalid chapter list: %v; fix its Chapters", s.Path, err)
-	}
-	for i, c := range s.Chapters {
-		if c.Fault != nil {
-			f, _ := subject.ResolveFault(s.Description, *c.Fault) // checked above
-			s.Chapters[i].Fault = &f
-		}
-	}
+	s.Description, s.Options, s.Chapters = p.Description, p.Options, p.Chapters
 	return s, nil
 }
 
+// Prepared is a configured plugin as a run needs it.
+type Prepared struct {
+	Description subject.Description
+	// Options are the checked --set options, defaults filled in.
+	Options map[string]string
+	// Chapters are checked, their faults' parameters filled in.
+	Chapters []subject.Chapter
+}
+
+// Prepare is what Open does with a plugin once it answers, wherever it
+// runs (a process, or in-process in the sdk's test harness): describe it,
+// check the --set options against its schema, configure it, and check its
+// chapters. what names the plugin in errors ("plugin PATH"); callError
+// turns a failed call into the line a user sees.
+func Prepare(ctx context.Context, c *pluginhost.Client, set map[string]string, what string, callError func(call string, err error) error) (Prepared, error) {
+	var p Prepared
+	var err error
+	if p.Description, err = c.Describe(ctx); err != nil {
+		return p, callError("Describe", err)
+	}
+	if err = subject.CheckDescription(p.Description); err != nil {
+		return p, fmt.Errorf("%s describes itself wrongly: %v; fix its Describe", what, err)
+	}
+	if p.Options, err = subject.CheckOptions(p.Description, set); err != nil {
+		return p, err
+	}
+	if err = configure(ctx, c, p.Options, callError); err != nil {
+		return p, err
+	}
+	if p.Chapters, err = c.Chapters(ctx); err != nil {
+		return p, callError("Chapters", err)
+	}
+	if err = subject.CheckChapters(p.Description, p.Chapters); err != nil {
+		return p, fmt.Errorf("%s returned an invalid chapter list: %v; fix its Chapters", what, err)
+	}
+	for i, ch := range p.Chapters {
+		if ch.Fault != nil {
+			f, _ := subject.ResolveFault(p.Description, *ch.Fault) // checked above
+			p.Chapters[i].Fault = &f
+		}
+	}
+	return p, nil
+}
+
 // configure passes the checked options; a refusal is the plugin's own line.
-func (s *Session) configure(c *pluginhost.Client) error {
-	err := c.Configure(context.Background(), s.Options)
+func configure(ctx context.Context, c *pluginhost.Client, opts map[string]string, callError func(string, error) error) error {
+	err := c.Configure(ctx, opts)
 	if errors.Is(err, subject.ErrRefused) {
 		return err
 	}
 	if err != nil {
-		return s.CallError("Configure", err)
+		return callError("Configure", err)
 	}
 	return nil
 }
@@ -157,7 +181,7 @@ func (s *Session) Relaunch() (subject.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.configure(p.Subject); err != nil {
+	if err := configure(context.Background(), p.Subject, s.Options, s.CallError); err != nil {
 		p.Close()
 		return nil, err
 	}

@@ -38,6 +38,10 @@ func (m Mode) String() string {
 	return "unknown mode"
 }
 
+// FaultTarget, as a check's target in a chapter with a fault, stands for
+// the target the fault actually hit; the runner fills it in at injection.
+const FaultTarget = "{fault.target}"
+
 // Check is what an expectation looks for in one snapshot.
 type Check struct {
 	Kind      CheckKind

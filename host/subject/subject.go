@@ -68,6 +68,8 @@ type Chapter struct {
 	Countdown     time.Duration
 	RevertChaos   bool
 	Expectations  []Expectation
+	// Skip says why the chapter cannot run here; empty: it runs.
+	Skip string
 }
 
 // Fault is one fault: a declared kind, a target, parameters.

@@ -146,6 +146,9 @@ func checkExpectation(c Chapter, e Expectation) error {
 	default:
 		return fmt.Errorf("unknown mode %d", e.Mode)
 	}
+	if e.Check.Target == FaultTarget && (c.Fault == nil || e.Mode == Before) {
+		return errors.New("target " + FaultTarget + " needs a fault injected before the check: a chapter with a fault, and not a before expectation")
+	}
 	if e.WhileFault && e.Mode != Holds {
 		return errors.New("while_fault is for holds expectations only")
 	}

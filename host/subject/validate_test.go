@@ -53,6 +53,12 @@ func TestCheckChapters(t *testing.T) {
 		{"after without revert", func(cs []Chapter) { cs[2].RevertChaos = false }, "an after expectation needs a fault with a duration or a revert_chaos chapter"},
 		{"no within", func(cs []Chapter) { cs[0].Expectations[0].Within = 0 }, "needs a positive `within`"},
 		{"unknown check", func(cs []Chapter) { cs[0].Expectations[0].Check.Kind = 42 }, "unknown check kind 42"},
+		{"fault target without fault", func(cs []Chapter) {
+			cs[0].Expectations[0].Check = Check{Kind: CheckNode, Target: FaultTarget, State: Down}
+		}, "target {fault.target} needs a fault injected before the check"},
+		{"fault target before the fault", func(cs []Chapter) {
+			cs[1].Expectations[0].Check = Check{Kind: CheckNode, Target: FaultTarget, State: Up}
+		}, "target {fault.target} needs a fault injected before the check"},
 		{"unknown mode", func(cs []Chapter) { cs[0].Expectations[0].Mode = 9 }, "unknown mode 9"},
 		{"metric without target", func(cs []Chapter) { cs[0].Expectations[0].Check = Check{Kind: CheckMetricAbove} }, "needs a target"},
 	}

@@ -315,6 +315,11 @@ func narrationContent(th theme, snap *runner.Snapshot, v *view, now time.Time, w
 	for _, s := range status {
 		lines = append(lines, styledLine{{"  " + s.Message, severityStyle(th, s.Severity)}})
 	}
+	if cur.Skip != "" {
+		for _, l := range wrap(plainCells("– skipped here: "+cur.Skip, th.warn()), width) {
+			lines = append(lines, segments(l))
+		}
+	}
 	if cur.Error != "" {
 		for _, l := range wrap(plainCells("✗ chapter failed: "+cur.Error, th.bad()), width) {
 			lines = append(lines, segments(l))

@@ -272,10 +272,15 @@ func (s *Subject) RevertChaos(_ context.Context, req sdk.RevertRequest) (sdk.Rev
 	return sdk.Reverted{Detail: "started " + strings.Join(started, ", ") + " again"}, nil
 }
 
-// Health reports the nodes, the requests served and the violations.
+// Health reports the nodes, the requests served and the violations. With
+// no cluster (before Setup, after Teardown) there is nothing to observe: an
+// error, which the host shows as an outage while its stream keeps running.
 func (s *Subject) Health(context.Context) (sdk.HealthSnapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.nodes == nil {
+		return sdk.HealthSnapshot{}, errors.New("the cluster is not set up")
+	}
 	now := time.Now()
 	snap := sdk.HealthSnapshot{TakenAt: now}
 	up := 0

@@ -2,7 +2,11 @@ module github.com/demohost/demohost/plugins/example
 
 go 1.26.8
 
-require github.com/demohost/demohost/sdk v0.0.0-00010101000000-000000000000
+require (
+	github.com/demohost/demohost v0.0.0-00010101000000-000000000000
+	github.com/demohost/demohost/sdk v0.0.0-00010101000000-000000000000
+	github.com/demohost/demohost/sdk/sdktest v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/fatih/color v1.13.0 // indirect
@@ -21,4 +25,8 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/demohost/demohost/sdk => ../../sdk
+replace (
+	github.com/demohost/demohost => ../..
+	github.com/demohost/demohost/sdk => ../../sdk
+	github.com/demohost/demohost/sdk/sdktest => ../../sdk/sdktest
+)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/demohost/demohost/internal/testkit"
 	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
+	"github.com/demohost/demohost/sdk/docker"
 	"github.com/demohost/demohost/sdk/process"
 )
 
@@ -293,7 +294,7 @@ func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range left {
-		if strings.HasPrefix(c.Labels[ownerLabel], fmt.Sprintf("%d-", pid)) {
+		if strings.HasPrefix(c.Labels[docker.OwnerLabel], fmt.Sprintf("%d-", pid)) {
 			t.Errorf("container %s (%s) of the crashed plugin left behind", c.Name, c.State)
 		}
 	}

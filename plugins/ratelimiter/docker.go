@@ -10,32 +10,22 @@ import (
 
 	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/docker"
+	"github.com/demohost/demohost/sdk/leftovers"
 	"github.com/demohost/demohost/sdk/process"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/redis/go-redis/v9"
 )
 
 // dockerScope labels everything of this subject; pausing and unpausing
-// act on nothing else.
+// act on nothing else. A run's own scope narrows it to its plugin process
+// (docker.Owned), so Setup removes only what crashed runs left and demos
+// running at the same time keep their own containers.
 var dockerScope = docker.Scope{"demohost.plugin": "ratelimiter"}
-
-// ownerLabel names the plugin process (pid-start) that created a container,
-// so Setup removes only what crashed runs left and demos running at the
-// same time keep their own containers.
-const ownerLabel = "demohost.owner"
 
 const (
 	nodePort  = 8080
 	redisPort = 6379
 )
-
-// runScope is the scope of the containers, network and images of the run
-// owned by plugin process owner.
-func runScope(owner process.Identity) docker.Scope {
-	return docker.Scope{"demohost.plugin": "ratelimiter", ownerLabel: ownerName(owner)}
-}
-
-func ownerName(owner process.Identity) string { return fmt.Sprintf("%d-%d", owner.Pid, owner.Start) }
 
 // dockerCluster runs Redis and the nodes as containers on a private network,
 // published on loopback for the plugin.
@@ -55,7 +45,7 @@ type dockerCluster struct {
 }
 
 func newDockerCluster(ctx context.Context, s *Subject, opts sdk.Options, progress sdk.Progress) (cluster, error) {
-	target, err := docker.New(runScope(s.owner))
+	target, err := docker.New(docker.Owned(dockerScope, s.owner))
 	if err != nil {
 		return nil, err
 	}
@@ -68,51 +58,16 @@ func newDockerCluster(ctx context.Context, s *Subject, opts sdk.Options, progres
 		target.Close()
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	if err := removeDockerLeftovers(ctx, progress); err != nil {
+	if err := docker.ReapLeftovers(ctx, dockerScope, progress.Warning); err != nil {
 		target.Close()
 		cli.Close()
 		return nil, err
 	}
 	return &dockerCluster{
-		target: target, cli: cli, prefix: "demohost-ratelimiter-" + ownerName(s.owner),
+		target: target, cli: cli, prefix: "demohost-ratelimiter-" + leftovers.OwnerID(s.owner),
 		nodeBinary: s.NodeBinary, redisImage: opts.String("redis_image"),
 		settings: s.settings(opts), nodeCount: opts.Int("nodes"),
 	}, nil
-}
-
-// removeDockerLeftovers removes what runs whose plugin process is gone left
-// behind (a crash).
-func removeDockerLeftovers(ctx context.Context, progress sdk.Progress) error {
-	all, err := docker.New(dockerScope)
-	if err != nil {
-		return err
-	}
-	defer all.Close()
-	containers, err := all.List(ctx)
-	if err != nil {
-		return err
-	}
-	owners := map[string]int{}
-	for _, c := range containers {
-		owners[c.Labels[ownerLabel]]++
-	}
-	for owner, n := range owners {
-		var id process.Identity
-		if _, err := fmt.Sscanf(owner, "%d-%d", &id.Pid, &id.Start); err == nil && id.Alive() {
-			continue // a demo running right now
-		}
-		left, err := docker.New(docker.Scope{"demohost.plugin": "ratelimiter", ownerLabel: owner})
-		if err != nil {
-			return err
-		}
-		err = left.RemoveAll(ctx)
-		left.Close()
-		if err != nil {
-			return fmt.Errorf("remove leftovers of an earlier run: %w", err)
-		}
-		progress.Warning(fmt.Sprintf("removed %d leftover containers of an earlier run that did not finish", n))
-	}
-	return nil
 }
 
 func (c *dockerCluster) redisName() string       { return c.prefix + "-redis" }

@@ -57,7 +57,7 @@ func TestDockerRuntime(t *testing.T) {
 	if err := s.Teardown(context.Background(), sdk.TeardownRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	mine, err := docker.New(runScope(s.owner))
+	mine, err := docker.New(docker.Owned(dockerScope, s.owner))
 	if err != nil {
 		t.Fatal(err)
 	}

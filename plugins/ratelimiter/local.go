@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/leftovers"
 	"github.com/demohost/demohost/sdk/process"
 	"github.com/redis/go-redis/v9"
 )
@@ -25,7 +26,7 @@ type localCluster struct {
 	nodeCount   int
 	basePort    int // 0: free ports
 	dir         string
-	state       *stateFile
+	book        *leftovers.Book // what this plugin process started, for a crash
 
 	mu        sync.Mutex
 	redis     *process.Process
@@ -101,7 +102,7 @@ func (c *localCluster) startAndRecord(p *process.Process) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
-	return c.state.add(p.Name(), p.Identity())
+	return c.book.Add(p.Name(), p.Identity())
 }
 
 func (c *localCluster) startNode(ctx context.Context, i int) error {
@@ -135,7 +136,9 @@ func (c *localCluster) Stop(_ context.Context, progress sdk.Progress) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	c.state.clear()
+	if err := c.book.Clear(); err != nil {
+		return err
+	}
 	if c.dir != "" {
 		_ = os.RemoveAll(c.dir)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/docker"
+	"github.com/demohost/demohost/sdk/leftovers"
 	"github.com/demohost/demohost/sdk/process"
 )
 
@@ -22,10 +24,11 @@ type Subject struct {
 	// limiter node (and `embedded-redis`); New sets it to this process'
 	// own executable.
 	NodeBinary string
-	// StateDir holds the local runtime's records of started processes
-	// (default $XDG_STATE_HOME/demohost/ratelimiter).
+	// StateDir holds the local runtime's books of started processes
+	// (sdk/leftovers; default $XDG_STATE_HOME/demohost/ratelimiter).
 	StateDir string
-	// owner is the plugin process the records are filed under.
+	// owner is the plugin process the books and containers are filed
+	// under (leftovers.Self()).
 	owner process.Identity
 
 	mu        sync.Mutex
@@ -52,7 +55,7 @@ type injection struct {
 // New returns the subject, with the plugin's own executable as node binary.
 func New() *Subject {
 	exe, _ := os.Executable()
-	return &Subject{NodeBinary: exe, StateDir: defaultStateDir(), owner: self(), bursts: map[string]*burstRun{}}
+	return &Subject{NodeBinary: exe, StateDir: leftovers.DefaultDir("ratelimiter"), owner: leftovers.Self(), bursts: map[string]*burstRun{}}
 }
 
 // Describe is static: it works with no cluster.
@@ -196,8 +199,8 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 	case "docker":
 		return newDockerCluster(ctx, s, opts, progress)
 	default:
-		state := &stateFile{dir: s.StateDir, owner: s.owner}
-		if err := state.reconcile(progress); err != nil {
+		book := leftovers.OpenFor(s.StateDir, s.owner)
+		if err := book.Reap(progress.Warning); err != nil {
 			return nil, err
 		}
 		bin, err := s.redisBinary(opts)
@@ -210,7 +213,7 @@ func (s *Subject) newCluster(ctx context.Context, opts sdk.Options, progress sdk
 		}
 		return &localCluster{
 			redisBinary: bin, nodeBinary: s.NodeBinary, settings: s.settings(opts),
-			nodeCount: opts.Int("nodes"), basePort: opts.Int("base_port"), state: state,
+			nodeCount: opts.Int("nodes"), basePort: opts.Int("base_port"), book: book,
 		}, nil
 	}
 }
@@ -246,9 +249,9 @@ func (s *Subject) Teardown(ctx context.Context, req sdk.TeardownRequest) error {
 // plugin process is gone, in the configured runtime.
 func (s *Subject) removeLeftovers(ctx context.Context, progress sdk.Progress) error {
 	if s.options().String("runtime") == "docker" {
-		return removeDockerLeftovers(ctx, progress)
+		return docker.ReapLeftovers(ctx, dockerScope, progress.Warning)
 	}
-	return (&stateFile{dir: s.StateDir, owner: s.owner}).reconcile(progress)
+	return leftovers.OpenFor(s.StateDir, s.owner).Reap(progress.Warning)
 }
 
 // Health is the monitor's latest view.

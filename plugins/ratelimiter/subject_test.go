@@ -20,6 +20,7 @@ import (
 	"github.com/demohost/demohost/plugins/ratelimiter/internal/testredis"
 	"github.com/demohost/demohost/plugins/ratelimiter/limiter"
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/leftovers"
 	"github.com/demohost/demohost/sdk/markup"
 	"github.com/demohost/demohost/sdk/process"
 )
@@ -328,9 +329,12 @@ func TestSetupReconcilesLeftoversOfACrashedRun(t *testing.T) {
 	crashed, _ := setUp(t, nil)
 	// File the crashed run's record under a plugin process that is gone
 	// (this test process is, of course, still alive).
-	old := (&stateFile{dir: crashed.StateDir, owner: crashed.owner}).path()
+	book := func() string {
+		return filepath.Join(crashed.StateDir, "plugin-"+leftovers.OwnerID(crashed.owner)+".state")
+	}
+	old := book()
 	crashed.owner.Start++
-	if err := os.Rename(old, (&stateFile{dir: crashed.StateDir, owner: crashed.owner}).path()); err != nil {
+	if err := os.Rename(old, book()); err != nil {
 		t.Fatal(err)
 	}
 	inj := inject(t, crashed, pauseRedis)

@@ -945,8 +945,13 @@ type Chapter struct {
 	Fault     *Fault               `protobuf:"bytes,8,opt,name=fault,proto3" json:"fault,omitempty"`
 	Countdown *durationpb.Duration `protobuf:"bytes,9,opt,name=countdown,proto3" json:"countdown,omitempty"`
 	// revert_chaos reverts every active fault on enter.
-	RevertChaos   bool           `protobuf:"varint,10,opt,name=revert_chaos,json=revertChaos,proto3" json:"revert_chaos,omitempty"`
-	Expectations  []*Expectation `protobuf:"bytes,11,rep,name=expectations,proto3" json:"expectations,omitempty"`
+	RevertChaos  bool           `protobuf:"varint,10,opt,name=revert_chaos,json=revertChaos,proto3" json:"revert_chaos,omitempty"`
+	Expectations []*Expectation `protobuf:"bytes,11,rep,name=expectations,proto3" json:"expectations,omitempty"`
+	// skip, if set, says why the chapter cannot run here ("needs root for
+	// network namespaces"): the host shows it as skipped with this reason,
+	// injects nothing, runs no action and checks nothing, and a run whose
+	// other chapters passed still passes.
+	Skip          string `protobuf:"bytes,12,opt,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1063,13 @@ func (x *Chapter) GetExpectations() []*Expectation {
 	return nil
 }
 
+func (x *Chapter) GetSkip() string {
+	if x != nil {
+		return x.Skip
+	}
+	return ""
+}
+
 // Fault is one fault to inject: a declared kind, a target and parameters.
 type Fault struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1143,7 +1155,10 @@ func (x *Fault) GetParams() map[string]string {
 	return nil
 }
 
-// Expectation is a declarative check against the health stream.
+// Expectation is a declarative check against the health stream. In a
+// chapter with a fault, a target of "{fault.target}" stands for the target
+// the fault actually hit (the host fills it in at the injection), e.g. the
+// node a LEADER_KILL picked.
 type Expectation struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Check       CheckKind              `protobuf:"varint,1,opt,name=check,proto3,enum=demohost.v2.sdk.CheckKind" json:"check,omitempty"`
@@ -2003,7 +2018,7 @@ const file_demohost_v2_sdk_subject_proto_rawDesc = "" +
 	"\bseverity\x18\x02 \x01(\x0e2\x19.demohost.v2.sdk.SeverityR\bseverity\"\x11\n" +
 	"\x0fChaptersRequest\"H\n" +
 	"\x10ChaptersResponse\x124\n" +
-	"\bchapters\x18\x01 \x03(\v2\x18.demohost.v2.sdk.ChapterR\bchapters\"\x9d\x03\n" +
+	"\bchapters\x18\x01 \x03(\v2\x18.demohost.v2.sdk.ChapterR\bchapters\"\xb1\x03\n" +
 	"\aChapter\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1c\n" +
@@ -2017,7 +2032,8 @@ const file_demohost_v2_sdk_subject_proto_rawDesc = "" +
 	"\tcountdown\x18\t \x01(\v2\x19.google.protobuf.DurationR\tcountdown\x12!\n" +
 	"\frevert_chaos\x18\n" +
 	" \x01(\bR\vrevertChaos\x12@\n" +
-	"\fexpectations\x18\v \x03(\v2\x1c.demohost.v2.sdk.ExpectationR\fexpectations\"\x97\x02\n" +
+	"\fexpectations\x18\v \x03(\v2\x1c.demohost.v2.sdk.ExpectationR\fexpectations\x12\x12\n" +
+	"\x04skip\x18\f \x01(\tR\x04skip\"\x97\x02\n" +
 	"\x05Fault\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
