@@ -47,6 +47,7 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	keepGoingWithoutStdout(s)
 
 	view := func(ctx context.Context, r *runner.Runner) (*journal.Journal, error) {
 		return tui.Run(ctx, r, tui.Options{Watches: o.watches, Restart: s.Relaunch})
@@ -103,6 +104,22 @@ func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stder
 		return exitUsage
 	}
 	return code
+}
+
+// keepGoingWithoutStdout handles SIGPIPE: when stdout goes away (demohost
+// --headless | head -4), writes to it fail and the run goes on, its faults
+// reverted as usual and its reports written to their files. (Unhandled, the
+// first write killed demohost, leaving no report; handled rather than
+// ignored, so the plugin does not inherit an ignored SIGPIPE.)
+func keepGoingWithoutStdout(s *session.Session) {
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	go func() {
+		<-pipe
+		s.Log.Warn("stdout is gone (SIGPIPE); the run goes on and its reports are written to their files")
+		for range pipe {
+		}
+	}()
 }
 
 // sessionConfig is what every command that starts a plugin needs.

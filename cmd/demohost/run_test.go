@@ -290,3 +290,34 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 	assertAllReverted(t, readReport(t, report), 1)
 	testkit.WaitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return exited(pid) })
 }
+
+// stdout going away (demohost --headless ... | head -1) does not end the
+// run: it goes on, reverts its fault as usual, writes its report and exits
+// with the run's code, not SIGPIPE's.
+func TestStdoutGoneRunGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	cmd := exec.Command(demohostBin, append([]string{"--plugin", examplePlg, "--headless", "--report", report}, fast...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil { // head -1
+		t.Fatal(err)
+	}
+	stdout.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demohost ended with %v once its stdout was gone; want exit 0\n%s", err, stderr.String())
+	}
+	j := readReport(t, report)
+	if j.Result != journal.Passed || len(j.Chapters) != 5 {
+		t.Errorf("report: result %q, %d chapters; want the whole run, passed", j.Result, len(j.Chapters))
+	}
+	assertAllReverted(t, j, 1)
+}
