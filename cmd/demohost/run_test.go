@@ -252,6 +252,15 @@ func TestPluginCrashIsReported(t *testing.T) {
 	if strings.Contains(h.stderr.String(), "demohost recover") {
 		t.Errorf("stderr sends the user to recover although the fault was reverted: %q", h.stderr.String())
 	}
+	// The summary agrees with the report; no line shows gRPC's own framing.
+	if want := "faults injected: 1, reverted: 1"; !strings.Contains(h.output(), want) {
+		t.Errorf("the summary lacks %q:\n%s", want, h.output())
+	}
+	for _, framing := range []string{"rpc error", "desc =", "transport:", "connection error"} {
+		if out := h.output() + h.stderr.String(); strings.Contains(out, framing) {
+			t.Errorf("a line shows gRPC's framing %q:\n%s", framing, out)
+		}
+	}
 	j := readReport(t, report)
 	if j.Result == journal.Passed {
 		t.Errorf("a run whose plugin crashed reports %q", j.Result)

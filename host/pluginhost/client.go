@@ -230,7 +230,10 @@ func callError(err error) error {
 	case codes.Aborted:
 		e.Kind = subject.ErrFatal
 	case codes.Unavailable:
+		// gRPC's own words about its transport ("connection error: desc =
+		// \"transport: ...\""), not the plugin's: say what they mean.
 		e.Kind = subject.ErrUnreachable
+		e.Message = "the plugin stopped answering: its connection is gone (it may have exited)"
 	case codes.DeadlineExceeded:
 		e.Kind = subject.ErrTimedOut
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound:

@@ -284,6 +284,12 @@ func TestE2EPluginCrashThenRestartWithR(t *testing.T) {
 	if strings.Contains(tm.screen(), "plugin error") {
 		t.Fatalf("the error banner stayed after the restart:\n%s", tm.screen())
 	}
+	// The fault the dead process left is reverted through the fresh one:
+	// the events say so, and the badge goes with it.
+	tm.waitScreen(30*time.Second, "revert      reverted kill one node")
+	if !tm.shows(10*time.Second, func(screen string) bool { return !strings.Contains(screen, "⚡") }) {
+		t.Errorf("the fault badge stayed after the fault was reverted:\n%s", tm.screen())
+	}
 	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", len(titles), len(titles), titles[len(titles)-1]))
 	tm.keys("q")
 	finish(t, tm, host, report)
