@@ -28,7 +28,10 @@ type tmuxTerm struct {
 func newTmux(t *testing.T, w, h int) *tmuxTerm {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
+		if testing.Short() {
+			t.Skip("-short: tmux is not installed")
+		}
+		t.Fatal("tmux is not installed: the end-to-end terminal test needs it; run `make prereqs` (or apt-get install tmux), or go test -short to skip it")
 	}
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("demohost-%s-%d", t.Name(), os.Getpid())}
 	tm.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen-256color bash --norc --noprofile")
