@@ -144,6 +144,8 @@ func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Wri
 	left := l.Unreverted()
 	if len(left) > 0 {
 		sanitize.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process", plural(len(left), "fault"))
+	} else {
+		sanitize.Fprintf(stderr, "demohost: the plugin died; tearing down what it left through a fresh plugin process")
 	}
 	p, err := s.Relaunch()
 	if err != nil {
