@@ -60,6 +60,17 @@ func openExecutable(path string) (*os.File, Identity, error) {
 	return f, id, nil
 }
 
+// socketTempDir is where go-plugin makes the directory for a plugin's
+// socket: tmp, unless the socket's path would run past what a unix socket
+// address holds (108 bytes), then /tmp.
+func socketTempDir(tmp string) string {
+	const sun = 108 - len("/plugin-dir1234567890/plugin1234567890")
+	if len(tmp) >= sun {
+		return "/tmp"
+	}
+	return tmp
+}
+
 // execFD is where the opened executable is in the plugin process (its
 // first extra file), and what it executes.
 const execFD = 3

@@ -159,6 +159,7 @@ func Launch(cfg Config) (*Plugin, error) {
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: hostPlugin{}}},
 		RunnerFunc:       runnerFunc(cmd, func(r *procRunner) { p.socketDir = r.socketDir }),
 		SkipHostEnv:      true, // PluginEnv chose what passes
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: socketTempDir(os.TempDir())},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
