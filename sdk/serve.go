@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,7 +63,11 @@ func Serve(impl Subject) {
 }
 
 // cleanupAndExit reverts and tears down, then exits; if the subject does
-// not finish within CleanupTimeout (it ignores its context), it exits anyway.
+// not finish within CleanupTimeout (it ignores its context), it exits anyway,
+// and takes the processes of its process group with it when it leads one
+// (as demohost starts it): a child left running — a paused redis-server —
+// would keep the fault alive with no one to revert it. Either way the
+// directory the host made for its socket goes.
 func cleanupAndExit(g *guard, logger hclog.Logger) {
 	done := make(chan struct{})
 	go func() {
@@ -70,10 +76,24 @@ func cleanupAndExit(g *guard, logger hclog.Logger) {
 	}()
 	select {
 	case <-done:
+		removeSocketDir()
 		os.Exit(0)
 	case <-time.After(CleanupTimeout + time.Second):
-		logger.Error("cleanup did not finish in time; exiting with faults possibly still active", "timeout", CleanupTimeout)
+		logger.Error("cleanup did not finish in time; exiting, and ending the processes of the plugin's group", "timeout", CleanupTimeout)
+		removeSocketDir()
+		if pid := os.Getpid(); syscall.Getpgrp() == pid {
+			_ = syscall.Kill(-pid, syscall.SIGKILL) // this process too
+		}
 		os.Exit(1)
+	}
+}
+
+// removeSocketDir removes the directory go-plugin's host made for this
+// plugin's socket (PLUGIN_UNIX_SOCKET_DIR, a plugin-dir* directory of its
+// own): after a host that died, no one else would.
+func removeSocketDir() {
+	if dir := os.Getenv("PLUGIN_UNIX_SOCKET_DIR"); dir != "" && strings.HasPrefix(filepath.Base(dir), "plugin-dir") {
+		_ = os.RemoveAll(dir)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/demohost/demohost/sdk"
+	"github.com/demohost/demohost/sdk/internal/testutil"
 	"github.com/demohost/demohost/sdk/internal/wire"
 	"github.com/demohost/demohost/sdk/internal/wiretest"
 )
@@ -56,6 +58,11 @@ func launch(t *testing.T, bin, dir string) (wire.SubjectClient, *plugin.Client) 
 func startPlugin(bin, dir string) (wire.SubjectClient, *plugin.Client, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MARKER_DIR="+dir)
+	return startCmd(cmd)
+}
+
+// startCmd starts the plugin cmd runs as a go-plugin child of this process.
+func startCmd(cmd *exec.Cmd) (wire.SubjectClient, *plugin.Client, error) {
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: sdk.MagicCookieKey, MagicCookieValue: sdk.MagicCookieValue},
 		VersionedPlugins: wiretest.PluginSet(),
@@ -185,4 +192,43 @@ func actAsHost(bin, dir string) {
 	}
 	fmt.Println("ready")
 	select {}
+}
+
+// A plugin that ignores its context is still bounded: hung in RevertChaos
+// when its host ends it (SIGTERM), Serve exits once its cleanup deadline
+// passes, and — as the leader of its own process group, as demohost starts
+// it — takes its child processes with it, which would otherwise keep the
+// fault alive with no one left to revert it. Its socket directory goes too.
+func TestServeExitsWhenItsCleanupOverruns(t *testing.T) {
+	dir, childFile := t.TempDir(), filepath.Join(t.TempDir(), "child.pid")
+	socketDir, err := os.MkdirTemp("", "plugin-dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(socketDir)
+	cmd := exec.Command(markerBin)
+	cmd.Env = append(os.Environ(), "MARKER_DIR="+dir, "MARKER_HANG="+childFile, "PLUGIN_UNIX_SOCKET_DIR="+socketDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own group, as demohost starts it
+	c, pc, err := startCmd(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Kill()
+	setupAndInject(t, c, dir)
+	b, err := os.ReadFile(childFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(string(b))
+	pid := pc.ReattachConfig().Pid
+
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, sdk.CleanupTimeout+10*time.Second, "the plugin and its child to end", func() bool {
+		return testutil.ProcessEnded(pid) && testutil.ProcessEnded(child)
+	})
+	if _, err := os.Stat(socketDir); err == nil {
+		t.Error("the plugin's socket directory was left behind")
+	}
 }

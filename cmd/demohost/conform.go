@@ -85,7 +85,7 @@ func conformCommand(o conformOptions, stdout, stderr io.Writer) int {
 	}()
 
 	fmt.Fprintf(stdout, "demohost conform: %s (log: %s)\n", path, logPath)
-	rep, err := conform.Run(ctx, conform.Config{Plugin: path, SHA256: cfg.SHA256, Set: cfg.Set, Log: log.Named("conform"),
+	rep, err := conform.Run(ctx, conform.Config{Plugin: path, SHA256: cfg.SHA256, PluginEnv: cfg.PluginEnv, Set: cfg.Set, Log: log.Named("conform"),
 		LogPath: logPath, StartTimeout: cfg.StartTimeout, Out: stdout, EffectWithin: o.effectWithin, RecoverWithin: o.recoverWithin})
 	if err != nil {
 		return fail(stderr, err)

@@ -13,32 +13,48 @@ import (
 	"github.com/demohost/demohost/internal/testkit"
 )
 
+// scriptedPlugin builds the scripted test plugin once.
+func scriptedPlugin(t *testing.T) string { return builtOnce(t, "scripted", testkit.ScriptedPlugin) }
+
 var (
-	scriptedOnce sync.Once
-	scriptedBin  string
-	scriptedErr  error
+	builtMu sync.Mutex
+	built   = map[string]*builtBinary{}
 )
 
-// scriptedPlugin builds the scripted test plugin once.
-func scriptedPlugin(t *testing.T) string {
-	t.Helper()
-	scriptedOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "scripted-")
-		if err != nil {
-			scriptedErr = err
-			return
-		}
-		scriptedBin = filepath.Join(dir, "scripted")
-		scriptedErr = testkit.GoBuild(scriptedBin, testkit.ScriptedPlugin)
-	})
-	if scriptedErr != nil {
-		t.Fatal(scriptedErr)
-	}
-	return scriptedBin
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
 }
 
-// script writes a scripted plugin's script; the returned environment
-// points the plugin at it.
+// builtOnce builds the main package pkg (see testkit.GoBuild) as name the
+// first time a test asks for it, and returns its path.
+func builtOnce(t *testing.T, name, pkg string) string {
+	t.Helper()
+	builtMu.Lock()
+	b := built[pkg]
+	if b == nil {
+		b = &builtBinary{}
+		built[pkg] = b
+	}
+	builtMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", name+"-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		b.err = testkit.GoBuild(b.path, pkg)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// scriptedEnv writes a scripted plugin's script; the returned environment
+// points the plugin at it (pass it on with --plugin-env SCRIPTED_SCRIPT).
 func scriptedEnv(t *testing.T, s map[string]any) []string {
 	t.Helper()
 	dir := t.TempDir()
@@ -79,7 +95,7 @@ func TestUndeclaredToTheHostFaultKindRunsEndToEnd(t *testing.T) {
 	env := scriptedEnv(t, map[string]any{"Name": "skewer", "Faults": []any{clockSkew},
 		"Chapters": skewChapters(map[string]any{"Kind": "CLOCK_SKEW", "Name": "skew node-1", "Params": map[string]string{"skew": "5s"}, "Duration": int64(500 * time.Millisecond)})})
 	report := filepath.Join(t.TempDir(), "r.json")
-	res := demohost(t, env, "--plugin", plugin, "--headless", "--report", report)
+	res := demohost(t, env, "--plugin", plugin, "--plugin-env", "SCRIPTED_SCRIPT", "--headless", "--report", report)
 	if res.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -117,7 +133,7 @@ func TestUndeclaredFaultKindsAndParametersAreRefused(t *testing.T) {
 			fault := tt.fault
 			fault["Duration"] = int64(time.Second)
 			env := scriptedEnv(t, map[string]any{"Name": "skewer", "Faults": []any{clockSkew}, "Chapters": skewChapters(fault)})
-			res := demohost(t, env, "--plugin", plugin, "--headless")
+			res := demohost(t, env, "--plugin", plugin, "--plugin-env", "SCRIPTED_SCRIPT", "--headless")
 			if res.code != 2 || strings.TrimSpace(res.stderr) != tt.want {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", res.code, res.stderr, tt.want)
 			}

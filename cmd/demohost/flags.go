@@ -15,13 +15,13 @@ const usage = `demohost runs a guided chaos demo of a subject plugin.
 
 Usage:
   demohost --plugin PATH [--set key=value]... [--headless] [--report FILE] [--log-file FILE]
-           [--timeline FILE.svg] [--junit FILE.xml]
-  demohost describe --plugin PATH [--set key=value]...
+           [--timeline FILE.svg] [--junit FILE.xml] [--plugin-env NAME]...
+  demohost describe --plugin PATH [--set key=value]... [--plugin-env NAME]...
   demohost conform --plugin PATH [--set key=value]... [--junit FILE.xml]
-           [--effect-within 10s] [--recover-within 30s]
+           [--effect-within 10s] [--recover-within 30s] [--plugin-env NAME]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
   demohost replay FILE.json [--speed N] [--cast FILE.cast [--size 120x40]]
-  demohost recover [--log-file FILE]
+  demohost recover [--plugin PATH [--plugin-sha256 HEX]] [--log-file FILE]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
 make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
@@ -35,10 +35,12 @@ Flags:
   --junit FILE.xml       write JUnit XML: a testcase per chapter, for CI
   --log-file FILE        demohost and plugin log (default $XDG_STATE_HOME/demohost/demohost.log)
   --plugin-sha256 HEX    refuse to start the plugin unless its SHA-256 is HEX
+  --plugin-env NAME      pass the environment variable NAME to the plugin (repeatable; see README.md, Safety)
   --watch NAME=COMMAND   show COMMAND's output in a panel of its own (repeatable; terminal UI only)
 
 demohost recover reverts the faults of runs that ended without reverting them
-(a crashed or killed demohost); a run warns when there are any.
+(a crashed or killed demohost); a run warns when there are any. It starts only
+the very plugin build that ran; --plugin PATH vouches for PATH, changed or not.
 
 demohost conform checks that a plugin, in any language, keeps its duties:
 one line per check (pass, fail, warn, skip, and why); it exits 0 when none
@@ -77,6 +79,7 @@ type reportOptions struct {
 
 // recoverOptions is a parsed `demohost recover` command line.
 type recoverOptions struct {
+	plugin  string
 	logFile string
 	sha256  string
 }
@@ -88,10 +91,11 @@ type describeOptions struct {
 
 // common holds the flags every command takes.
 type common struct {
-	plugin  string
-	sha256  string
-	set     map[string]string
-	logFile string
+	plugin    string
+	sha256    string
+	set       map[string]string
+	logFile   string
+	pluginEnv []string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -99,6 +103,11 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.plugin, "plugin", "", "")
 	fs.StringVar(&c.sha256, "plugin-sha256", "", "")
 	fs.StringVar(&c.logFile, "log-file", "", "")
+	fs.Func("plugin-env", "", func(s string) error {
+		name, err := parseEnvName(s)
+		c.pluginEnv = append(c.pluginEnv, name)
+		return err
+	})
 	fs.Func("set", "", func(s string) error {
 		k, v, err := parseSet(s)
 		if err != nil {
@@ -182,6 +191,15 @@ func parseSet(s string) (key, value string, err error) {
 	return key, value, nil
 }
 
+// parseEnvName checks a --plugin-env NAME: a variable's name, not an
+// assignment (the value is the host's own).
+func parseEnvName(s string) (string, error) {
+	if s == "" || strings.ContainsAny(s, "= \t\n") {
+		return "", fmt.Errorf("want the name of an environment variable, e.g. --plugin-env AWS_PROFILE (its value is demohost's own)")
+	}
+	return s, nil
+}
+
 // registerRendered adds --timeline and --junit.
 func registerRendered(fs *flag.FlagSet, o *report.Outputs) {
 	fs.StringVar(&o.Timeline, "timeline", "", "")
@@ -235,6 +253,7 @@ func parseWithJournal(fs *flag.FlagSet, args []string, command, example string) 
 func parseRecoverArgs(args []string) (recoverOptions, error) {
 	var o recoverOptions
 	fs := newFlagSet()
+	fs.StringVar(&o.plugin, "plugin", "", "")
 	fs.StringVar(&o.logFile, "log-file", "", "")
 	fs.StringVar(&o.sha256, "plugin-sha256", "", "")
 	return o, parse(fs, args)

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/demohost/demohost/host/conform"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // Exit codes (docs/ARCHITECTURE.md, "CLI contract").
@@ -84,6 +85,6 @@ func fail(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitPassed
 	}
-	fmt.Fprintf(stderr, "demohost: %v\n", err)
+	sanitize.Fprintf(stderr, "demohost: %v", err)
 	return exitUsage
 }

@@ -83,7 +83,13 @@ type result struct {
 // temporary one) and waits for it to exit.
 func demohost(t testing.TB, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return demohostWithin(t, 2*time.Minute, env, args...)
+}
+
+// demohostWithin is demohost, killed (and the test failed) after d.
+func demohostWithin(t testing.TB, d time.Duration, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, demohostBin, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
@@ -92,6 +98,9 @@ func demohost(t testing.TB, env []string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("demohost %v did not finish within %s", args, d)
+	}
 	res := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	if exit, ok := err.(*exec.ExitError); ok {
 		res.code = exit.ExitCode()

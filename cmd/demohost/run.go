@@ -15,6 +15,7 @@ import (
 	"github.com/demohost/demohost/host/headless"
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/session"
 	"github.com/demohost/demohost/host/tui"
 )
@@ -46,12 +47,13 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	keepGoingWithoutStdout(s)
 
 	view := func(ctx context.Context, r *runner.Runner) (*journal.Journal, error) {
 		return tui.Run(ctx, r, tui.Options{Watches: o.watches, Restart: s.Relaunch})
 	}
 	if o.headless {
-		fmt.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)\n", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
+		sanitize.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
 		view = headless.View(stdout)
 	}
 	out := s.Run(context.Background(), session.RunOptions{View: testHooks(view), Headless: o.headless, Signals: sigs, Stderr: stderr})
@@ -73,7 +75,7 @@ func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stder
 			written = stdout
 		}
 		if err := o.outputs.Write(out.Journal, written); err != nil {
-			fmt.Fprintf(stderr, "demohost: %v\n", err)
+			sanitize.Fprintf(stderr, "demohost: %v", err)
 			code = exitUsage
 		}
 	}
@@ -86,22 +88,38 @@ func finish(s *session.Session, o runOptions, out session.Outcome, stdout, stder
 	}
 	if sig := out.Interrupted; sig != "" {
 		if left != "" {
-			fmt.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)\n", sig, left, s.LogPath)
+			sanitize.Fprintf(stderr, "demohost: interrupted by %v%s (log: %s)", sig, left, s.LogPath)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down\n", sig)
+		sanitize.Fprintf(stderr, "demohost: interrupted by %v; chaos reverted and the subject torn down", sig)
 		return exitFailed
 	}
 	if out.Err != nil {
 		s.Log.Error("run failed", "error", out.Err)
 		if out.PluginDied {
-			fmt.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s\n", s.Path, out.Err, left, s.LogPath)
+			sanitize.Fprintf(stderr, "demohost: plugin %s exited during the run (%v)%s; its stderr is in %s", s.Path, out.Err, left, s.LogPath)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "demohost: %v%s (log: %s)\n", out.Err, left, s.LogPath)
+		sanitize.Fprintf(stderr, "demohost: %v%s (log: %s)", out.Err, left, s.LogPath)
 		return exitUsage
 	}
 	return code
+}
+
+// keepGoingWithoutStdout handles SIGPIPE: when stdout goes away (demohost
+// --headless | head -4), writes to it fail and the run goes on, its faults
+// reverted as usual and its reports written to their files. (Unhandled, the
+// first write killed demohost, leaving no report; handled rather than
+// ignored, so the plugin does not inherit an ignored SIGPIPE.)
+func keepGoingWithoutStdout(s *session.Session) {
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	go func() {
+		<-pipe
+		s.Log.Warn("stdout is gone (SIGPIPE); the run goes on and its reports are written to their files")
+		for range pipe {
+		}
+	}()
 }
 
 // sessionConfig is what every command that starts a plugin needs.
@@ -110,7 +128,7 @@ func (c common) sessionConfig() (session.Config, error) {
 	if err != nil {
 		return session.Config{}, err
 	}
-	return session.Config{Plugin: c.plugin, SHA256: c.sha256, Set: c.set, LogFile: c.logFile, StartTimeout: startTimeout}, nil
+	return session.Config{Plugin: c.plugin, SHA256: c.sha256, Set: c.set, LogFile: c.logFile, StartTimeout: startTimeout, PluginEnv: c.pluginEnv}, nil
 }
 
 // durationEnv reads an optional duration from the environment.

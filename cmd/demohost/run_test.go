@@ -252,6 +252,15 @@ func TestPluginCrashIsReported(t *testing.T) {
 	if strings.Contains(h.stderr.String(), "demohost recover") {
 		t.Errorf("stderr sends the user to recover although the fault was reverted: %q", h.stderr.String())
 	}
+	// The summary agrees with the report; no line shows gRPC's own framing.
+	if want := "faults injected: 1, reverted: 1"; !strings.Contains(h.output(), want) {
+		t.Errorf("the summary lacks %q:\n%s", want, h.output())
+	}
+	for _, framing := range []string{"rpc error", "desc =", "transport:", "connection error"} {
+		if out := h.output() + h.stderr.String(); strings.Contains(out, framing) {
+			t.Errorf("a line shows gRPC's framing %q:\n%s", framing, out)
+		}
+	}
 	j := readReport(t, report)
 	if j.Result == journal.Passed {
 		t.Errorf("a run whose plugin crashed reports %q", j.Result)
@@ -289,4 +298,35 @@ func TestSecondSignalStopsWaitingForAHungPlugin(t *testing.T) {
 	}
 	assertAllReverted(t, readReport(t, report), 1)
 	testkit.WaitFor(t, 30*time.Second, "the plugin to finish and exit on its own", func() bool { return exited(pid) })
+}
+
+// stdout going away (demohost --headless ... | head -1) does not end the
+// run: it goes on, reverts its fault as usual, writes its report and exits
+// with the run's code, not SIGPIPE's.
+func TestStdoutGoneRunGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	cmd := exec.Command(demohostBin, append([]string{"--plugin", examplePlg, "--headless", "--report", report}, fast...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil { // head -1
+		t.Fatal(err)
+	}
+	stdout.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demohost ended with %v once its stdout was gone; want exit 0\n%s", err, stderr.String())
+	}
+	j := readReport(t, report)
+	if j.Result != journal.Passed || len(j.Chapters) != 5 {
+		t.Errorf("report: result %q, %d chapters; want the whole run, passed", j.Result, len(j.Chapters))
+	}
+	assertAllReverted(t, j, 1)
 }

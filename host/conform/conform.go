@@ -34,6 +34,9 @@ type Config struct {
 	Plugin string
 	// SHA256 pins the executable (hex), "" for none.
 	SHA256 string
+	// PluginEnv names variables passed to the plugin besides those
+	// pluginhost.PluginEnv always passes (--plugin-env NAME).
+	PluginEnv []string
 	// Set holds the --set options, checked against the plugin's schema.
 	Set map[string]string
 	// Log receives conform's and the plugins' log lines (default: none).

@@ -209,7 +209,7 @@ func TestBrokenDutyFailsItsCheck(t *testing.T) {
 	} {
 		t.Run(tc.breaks, func(t *testing.T) {
 			file, nodes := cluster(t, 2)
-			r := demohost(t, []string{"DUTIES_BREAK=" + tc.breaks}, "conform", "--plugin", dutiesPlugin, "--set", "nodes_file="+file, "--recover-within", "5s")
+			r := demohost(t, []string{"DUTIES_BREAK=" + tc.breaks}, "conform", "--plugin", dutiesPlugin, "--plugin-env", "DUTIES_BREAK", "--set", "nodes_file="+file, "--recover-within", "5s")
 			if r.code != 1 {
 				t.Errorf("exit %d, want 1; stderr %q", r.code, r.stderr)
 			}
@@ -266,7 +266,7 @@ func TestBadInput(t *testing.T) {
 func TestInterruptedConformReverts(t *testing.T) {
 	file, nodes := cluster(t, 2)
 	state := t.TempDir()
-	cmd := exec.Command(demohostBin, "conform", "--plugin", dutiesPlugin, "--set", "nodes_file="+file)
+	cmd := exec.Command(demohostBin, "conform", "--plugin", dutiesPlugin, "--plugin-env", "DUTIES_BREAK", "--set", "nodes_file="+file)
 	// blind: health never shows the pause, so conform waits with it active.
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "DUTIES_BREAK=blind")
 	var stdout strings.Builder

@@ -36,7 +36,8 @@ func (s *suite) faultFor(k subject.FaultKind) subject.Fault {
 // inject injects f through p, recording it in the ledger first.
 func (s *suite) inject(p *proc, f subject.Fault) (int, journal.Chaos, error) {
 	if s.ledger == nil {
-		l, err := ledger.Open(s.cfg.ChaosDir, ledger.Run{Plugin: s.cfg.Plugin, Options: s.opts, PID: os.Getpid()})
+		id := p.plugin.Identity
+		l, err := ledger.Open(s.cfg.ChaosDir, ledger.Run{Plugin: s.cfg.Plugin, SHA256: id.SHA256, Owner: id.Owner, PluginEnv: s.cfg.PluginEnv, Options: s.opts, PID: os.Getpid()})
 		if err != nil {
 			return 0, journal.Chaos{}, err
 		}

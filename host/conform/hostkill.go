@@ -29,6 +29,7 @@ const HostCommand = "conform-host"
 type hostRequest struct {
 	Plugin       string            `json:"plugin"`
 	SHA256       string            `json:"sha256,omitempty"`
+	PluginEnv    []string          `json:"plugin_env,omitempty"`
 	Options      map[string]string `json:"options"`
 	Fault        *subject.Fault    `json:"fault,omitempty"`
 	AwaitEffect  bool              `json:"await_effect,omitempty"`
@@ -79,7 +80,7 @@ func Host(in io.Reader, out io.Writer) error {
 // hostUp brings the plugin to an active fault. cleanup reverts it and ends
 // the plugin.
 func hostUp(req hostRequest) (hostReady, func(), error) {
-	cfg := &Config{Plugin: req.Plugin, SHA256: req.SHA256, StartTimeout: req.StartTimeout}
+	cfg := &Config{Plugin: req.Plugin, SHA256: req.SHA256, PluginEnv: req.PluginEnv, StartTimeout: req.StartTimeout}
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -116,7 +117,8 @@ func hostUp(req hostRequest) (hostReady, func(), error) {
 	if req.Fault == nil {
 		return ready, cleanup, nil
 	}
-	l, err := ledger.Open(req.ChaosDir, ledger.Run{Plugin: req.Plugin, Options: req.Options, PID: os.Getpid()})
+	l, err := ledger.Open(req.ChaosDir, ledger.Run{Plugin: req.Plugin, SHA256: p.plugin.Identity.SHA256, Owner: p.plugin.Identity.Owner,
+		PluginEnv: req.PluginEnv, Options: req.Options, PID: os.Getpid()})
 	if err != nil {
 		return ready, cleanup, err
 	}
@@ -160,7 +162,7 @@ func (s *suite) hostKilled() (Status, string) {
 	}
 	m.close()
 	s.main = nil
-	req := hostRequest{Plugin: s.cfg.Plugin, SHA256: s.cfg.SHA256, Options: s.opts, LogPath: s.cfg.LogPath, ChaosDir: s.cfg.ChaosDir,
+	req := hostRequest{Plugin: s.cfg.Plugin, SHA256: s.cfg.SHA256, PluginEnv: s.cfg.PluginEnv, Options: s.opts, LogPath: s.cfg.LogPath, ChaosDir: s.cfg.ChaosDir,
 		StartTimeout: s.cfg.StartTimeout, SetupTimeout: s.cfg.SetupTimeout, SteadyWithin: s.cfg.SteadyWithin, EffectWithin: s.cfg.EffectWithin}
 	if k := s.exitFault(); k != nil {
 		f := s.faultFor(*k)

@@ -34,7 +34,7 @@ type proc struct {
 // launch starts a plugin process and completes the handshake.
 func launch(cfg *Config, name string) (*proc, error) {
 	log := cfg.Log.Named(name)
-	p, err := pluginhost.Launch(pluginhost.Config{Path: cfg.Plugin, SHA256: cfg.SHA256, Logger: log, StartTimeout: cfg.StartTimeout})
+	p, err := pluginhost.Launch(pluginhost.Config{Path: cfg.Plugin, SHA256: cfg.SHA256, Env: cfg.PluginEnv, Logger: log, StartTimeout: cfg.StartTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -11,26 +11,28 @@ import (
 	"text/tabwriter"
 
 	"github.com/demohost/demohost/host/expect"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/subject"
 	"github.com/demohost/demohost/sdk/option"
 )
 
-// Write renders d and its chapters (path is the plugin executable).
+// Write renders d and its chapters (path is the plugin executable). Every
+// string the plugin gave is printed through sanitize, one line each.
 func Write(w io.Writer, path string, d subject.Description, chapters []subject.Chapter) {
-	fmt.Fprintf(w, "%s %s\n", d.Name, d.Version)
+	fmt.Fprintf(w, "%s %s\n", line(d.Name), line(d.Version))
 	if d.Description != "" {
-		fmt.Fprintf(w, "  %s\n", d.Description)
+		fmt.Fprintf(w, "  %s\n", line(d.Description))
 	}
-	fmt.Fprintf(w, "  plugin: %s\n\n", path)
+	fmt.Fprintf(w, "  plugin: %s\n\n", line(path))
 
 	fmt.Fprintln(w, "Faults:")
 	if len(d.Faults) == 0 {
 		fmt.Fprintln(w, "  none")
 	}
 	for _, k := range d.Faults {
-		fmt.Fprintf(w, "  %s  %s\n", k.Kind, k.Description)
+		fmt.Fprintf(w, "  %s  %s\n", line(k.Kind), line(k.Description))
 		if k.Target != "" {
-			fmt.Fprintf(w, "      target: %s\n", k.Target)
+			fmt.Fprintf(w, "      target: %s\n", line(k.Target))
 		}
 		if len(k.Params) > 0 {
 			fmt.Fprintln(w, "      parameters:")
@@ -46,9 +48,9 @@ func Write(w io.Writer, path string, d subject.Description, chapters []subject.C
 
 	fmt.Fprintf(w, "\nChapters:\n")
 	for i, c := range chapters {
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, c.Title, chapterFlags(c))
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, line(c.Title), chapterFlags(c))
 		if c.Skip != "" {
-			fmt.Fprintf(w, "       skipped here: %s\n", c.Skip)
+			fmt.Fprintf(w, "       skipped here: %s\n", line(c.Skip))
 		}
 		if c.RevertChaos {
 			fmt.Fprintln(w, "       revert: every fault still active")
@@ -57,7 +59,7 @@ func Write(w io.Writer, path string, d subject.Description, chapters []subject.C
 			fmt.Fprintf(w, "       fault:  %s\n", FaultLine(c))
 		}
 		for _, e := range c.Expectations {
-			fmt.Fprintf(w, "       expect: %s\n", expect.Describe(e))
+			fmt.Fprintf(w, "       expect: %s\n", line(expect.Describe(e)))
 		}
 	}
 }
@@ -70,7 +72,7 @@ func writeSpecs(w io.Writer, indent string, specs []option.Spec) {
 		if o.Type == option.Enum {
 			typ = strings.Join(o.Choices, "|")
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\tdefault %s\t%s\n", indent, o.Name, typ, quoteEmpty(o.Default), o.Help)
+		fmt.Fprintf(tw, "%s%s\t%s\tdefault %s\t%s\n", indent, line(o.Name), line(typ), quoteEmpty(line(o.Default)), line(o.Help))
 	}
 	_ = tw.Flush()
 }
@@ -92,17 +94,20 @@ func chapterFlags(c subject.Chapter) string {
 	return "  [" + strings.Join(f, ", ") + "]"
 }
 
+// line is one field as printed: sanitised, one line, cut when over-long.
+func line(s string) string { return sanitize.Line(s, sanitize.MaxLine) }
+
 // FaultLine is e.g. `BURST_TRAFFIC "burst" on tenant:x (multiplier=3) after
-// a 2s countdown, until reverted`.
+// a 2s countdown, until reverted`, sanitised.
 func FaultLine(c subject.Chapter) string {
 	f := c.Fault
 	var b strings.Builder
-	b.WriteString(f.Kind)
+	b.WriteString(line(f.Kind))
 	if f.Name != "" {
-		fmt.Fprintf(&b, " %q", f.Name)
+		fmt.Fprintf(&b, " \"%s\"", line(f.Name))
 	}
 	if f.Target != "" {
-		b.WriteString(" on " + f.Target)
+		b.WriteString(" on " + line(f.Target))
 	} else {
 		b.WriteString(" on a target the plugin picks")
 	}
@@ -113,7 +118,7 @@ func FaultLine(c subject.Chapter) string {
 		}
 		sort.Strings(keys)
 		for i, k := range keys {
-			keys[i] = k + "=" + f.Params[k]
+			keys[i] = line(k) + "=" + sanitize.Line(f.Params[k], sanitize.MaxValue)
 		}
 		b.WriteString(" (" + strings.Join(keys, ", ") + ")")
 	}

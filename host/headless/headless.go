@@ -11,6 +11,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // View runs r and prints its progress to w until Run returns.
@@ -54,7 +55,7 @@ func (p *printer) snapshot(s runner.Snapshot) {
 		}
 		switch e.Kind {
 		case journal.KindChaos, journal.KindRevert, journal.KindError:
-			fmt.Fprintf(p.w, "%s %-6s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Message)
+			fmt.Fprintf(p.w, "%s %-6s %s\n", e.At.Format("15:04:05.000"), e.Kind, line(e.Message))
 		}
 	}
 	p.chapters(s, func(i int) bool { return i >= s.Index })
@@ -78,8 +79,11 @@ func (p *printer) chapter(i, total int, title, status string) {
 		return
 	}
 	p.reported[i] = true
-	fmt.Fprintf(p.w, "chapter %d/%d %-7s %s\n", i+1, total, status, title)
+	fmt.Fprintf(p.w, "chapter %d/%d %-7s %s\n", i+1, total, status, line(title))
 }
+
+// line is plugin text as printed: sanitised, one line, cut when over-long.
+func line(s string) string { return sanitize.Line(s, sanitize.MaxLine) }
 
 // Summary prints why chapters failed and one line for the whole run, from
 // the final journal (faults reverted after a plugin crash included).
@@ -93,17 +97,17 @@ func Summary(w io.Writer, j *journal.Journal) {
 		case c.Status == journal.Passed:
 			passed++
 		case c.StartedAt == nil: // never reached: the stream never showed it
-			fmt.Fprintf(w, "chapter %d/%d %-7s %s\n", c.Index+1, len(j.Chapters), c.Status, c.Title)
+			fmt.Fprintf(w, "chapter %d/%d %-7s %s\n", c.Index+1, len(j.Chapters), c.Status, line(c.Title))
 		case c.SkipReason != "":
-			fmt.Fprintf(w, "    chapter %d skipped: %s\n", c.Index+1, c.SkipReason)
+			fmt.Fprintf(w, "    chapter %d skipped: %s\n", c.Index+1, line(c.SkipReason))
 		case c.Status == journal.Failed:
 			for _, e := range c.Expectations {
 				if !e.Met && e.Reason != "" {
-					fmt.Fprintf(w, "    chapter %d unmet: %s: %s\n", c.Index+1, e.Description, e.Reason)
+					fmt.Fprintf(w, "    chapter %d unmet: %s: %s\n", c.Index+1, line(e.Description), line(e.Reason))
 				}
 			}
 			if c.Error != "" {
-				fmt.Fprintf(w, "    chapter %d error: %s\n", c.Index+1, c.Error)
+				fmt.Fprintf(w, "    chapter %d error: %s\n", c.Index+1, line(c.Error))
 			}
 		}
 	}

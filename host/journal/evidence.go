@@ -104,10 +104,12 @@ const (
 )
 
 // AddEvidence fills Evidence on every chaos entry. Call it once the run
-// is over, before writing the journal.
+// is over, before writing the journal. Its cost is about linear in the
+// journal's size (plus sorting), however many nodes and faults it holds.
 func (j *Journal) AddEvidence() {
+	h := newHistory(j)
 	for i := range j.Chaos {
-		ev := EvidenceFor(j, i)
+		ev := h.evidence(i)
 		j.Chaos[i].Evidence = &ev
 	}
 }
@@ -115,29 +117,67 @@ func (j *Journal) AddEvidence() {
 // EvidenceFor computes the evidence for j.Chaos[i] from the node
 // transitions, violation spans and metric series in j. It does not
 // modify j.
-func EvidenceFor(j *Journal, i int) Evidence {
-	c := j.Chaos[i]
-	end := runEnd(j)
-	series := observedSeries(j)
-	ev := Evidence{Before: healthAt(j, c.InjectedAt.Add(-time.Nanosecond))}
+func EvidenceFor(j *Journal, i int) Evidence { return newHistory(j).evidence(i) }
+
+// history is a journal arranged for lookups by time, built once and shared
+// by the evidence of every fault: lookups are binary searches, and the
+// recovery is found in one sweep (before, each candidate instant rebuilt
+// every node's state: nodes × transitions).
+type history struct {
+	j      *Journal
+	end    time.Time
+	names  []string                    // nodes in order of first appearance
+	byNode map[string][]NodeTransition // each node's transitions in time order
+	trans  []NodeTransition            // every transition in time order
+	sorted []MetricSeries              // j.Metrics[i] in time order
+	series map[string]MetricSeries     // Observed(metric), by name
+	inject []time.Time                 // injection times, in order
+}
+
+func newHistory(j *Journal) *history {
+	h := &history{j: j, end: runEnd(j), names: NodeNames(j), byNode: map[string][]NodeTransition{},
+		series: make(map[string]MetricSeries, len(j.Metrics))}
+	h.trans = slices.Clone(j.Nodes)
+	slices.SortStableFunc(h.trans, func(a, b NodeTransition) int { return a.At.Compare(b.At) })
+	for _, tr := range h.trans {
+		h.byNode[tr.Node] = append(h.byNode[tr.Node], tr)
+	}
+	for _, m := range j.Metrics {
+		m.Points = slices.Clone(m.Points)
+		slices.SortStableFunc(m.Points, func(a, b Point) int { return a.At.Compare(b.At) })
+		h.sorted = append(h.sorted, m)
+		h.series[m.Name] = Observed(m)
+	}
+	for _, c := range j.Chaos {
+		h.inject = append(h.inject, c.InjectedAt)
+	}
+	slices.SortFunc(h.inject, time.Time.Compare)
+	return h
+}
+
+// evidence is EvidenceFor(h.j, i).
+func (h *history) evidence(i int) Evidence {
+	c := h.j.Chaos[i]
+	end := h.end
+	ev := Evidence{Before: h.healthAt(c.InjectedAt.Add(-time.Nanosecond))}
 	ev.Before.At = c.InjectedAt
 
 	to := end
 	if c.RevertedAt != nil && c.RevertedAt.Add(EffectGrace).Before(end) {
 		to = c.RevertedAt.Add(EffectGrace)
 	}
-	ev.During = change(j, series, ev.Before, c.InjectedAt, to)
+	ev.During = h.change(ev.Before, c.InjectedAt, to)
 	ev.EffectAt = firstEffect(ev.During)
 
 	if c.RevertedAt != nil {
 		at, until := c.RevertedAt.Add(AfterWindow), time.Duration(0)
-		if next := nextInjection(j, *c.RevertedAt); !next.IsZero() && next.Before(at) {
+		if next := h.nextInjection(*c.RevertedAt); !next.IsZero() && next.Before(at) {
 			at, until = next, time.Nanosecond // just before the next fault
 		}
 		if at.After(end) {
 			at = end
 		}
-		after := healthAt(j, at.Add(-until))
+		after := h.healthAt(at.Add(-until))
 		after.At = at
 		ev.After = &after
 	}
@@ -152,13 +192,13 @@ func EvidenceFor(j *Journal, i int) Evidence {
 		// Look for recovery until the next fault, and at least
 		// AfterWindow past the revert.
 		horizon, by := c.RevertedAt.Add(AfterWindow), fmt.Sprintf("%s after the revert", AfterWindow)
-		if next := nextInjection(j, *c.RevertedAt); next.After(horizon) {
+		if next := h.nextInjection(*c.RevertedAt); next.After(horizon) {
 			horizon, by = next, "the next fault"
 		}
 		if !horizon.Before(end) {
 			horizon, by = end, "the end of the run"
 		}
-		g := judge{j: j, series: series, before: ev.Before, during: ev.During,
+		g := judge{h: h, before: ev.Before, during: ev.During,
 			metricsOnly: len(ev.During.Nodes) == 0 && len(ev.During.Violations) == 0}
 		ev.RecoveredAt = g.recovery(*ev.EffectAt, horizon)
 		if ev.RecoveredAt == nil {
@@ -172,8 +212,7 @@ func EvidenceFor(j *Journal, i int) Evidence {
 // before-state and every violation raised during the fault cleared; when
 // the fault showed only in metrics, every metric back in its range.
 type judge struct {
-	j           *Journal
-	series      map[string]MetricSeries
+	h           *history
 	before      HealthAt
 	during      HealthChange
 	metricsOnly bool
@@ -183,18 +222,18 @@ type judge struct {
 func (g judge) outstanding(t time.Time) []string {
 	var out []string
 	for _, n := range g.before.Nodes {
-		if s := StateAt(g.j, n.Node, t); s != n.State {
+		if s := g.h.stateAt(n.Node, t); s != n.State {
 			out = append(out, fmt.Sprintf("%s %s (was %s)", n.Node, s, n.State))
 		}
 	}
 	for _, r := range g.during.Violations {
-		if raisedAt(g.j, r.Invariant, t) {
+		if raisedAt(g.h.j, r.Invariant, t) {
 			out = append(out, r.Invariant+" still raised")
 		}
 	}
 	if g.metricsOnly {
 		for _, m := range g.during.Metrics {
-			if v, ok := valueAt(g.series[m.Name], t); ok && !inRange(m, v) {
+			if v, ok := valueAt(g.h.series[m.Name], t); ok && !inRange(m, v) {
 				out = append(out, fmt.Sprintf("%s still out of range (%g)", m.Name, math.Round(v*100)/100))
 			}
 		}
@@ -203,23 +242,24 @@ func (g judge) outstanding(t time.Time) []string {
 }
 
 // recovery is the first instant in [effect, horizon] with nothing
-// outstanding; nil when there was none.
+// outstanding; nil when there was none. It sweeps the candidate instants
+// (a transition, a violation cleared, a metric back in range) in time
+// order, keeping count of what is outstanding as it goes.
 func (g judge) recovery(effect, horizon time.Time) *time.Time {
+	h := g.h
 	var candidates []time.Time
 	in := func(t time.Time) bool { return !t.Before(effect) && !t.After(horizon) }
-	for _, tr := range g.j.Nodes {
-		if in(tr.At) {
-			candidates = append(candidates, tr.At)
-		}
+	for _, tr := range window(h.trans, effect, horizon) {
+		candidates = append(candidates, tr.At)
 	}
-	for _, v := range g.j.Violations {
+	for _, v := range h.j.Violations {
 		if v.ClearedAt != nil && in(*v.ClearedAt) {
 			candidates = append(candidates, *v.ClearedAt)
 		}
 	}
 	if g.metricsOnly {
 		for _, m := range g.during.Metrics {
-			for _, p := range g.series[m.Name].Points {
+			for _, p := range h.series[m.Name].Points {
 				if in(p.At) && inRange(m, p.Value) {
 					candidates = append(candidates, p.At)
 				}
@@ -227,12 +267,145 @@ func (g judge) recovery(effect, horizon time.Time) *time.Time {
 		}
 	}
 	slices.SortFunc(candidates, time.Time.Compare)
+	if len(candidates) == 0 {
+		return nil
+	}
+
+	// Nodes: each before-node's state as the sweep passes its transitions.
+	want := make(map[string]string, len(g.before.Nodes))
+	for _, n := range g.before.Nodes {
+		want[n.Node] = n.State
+	}
+	state := make(map[string]string, len(want))
+	badNodes, next := len(want), 0 // no transition seen yet: every node is off
+	passNodes := func(t time.Time) {
+		for ; next < len(h.trans) && !h.trans[next].At.After(t); next++ {
+			tr := h.trans[next]
+			w, tracked := want[tr.Node]
+			if !tracked {
+				continue
+			}
+			if state[tr.Node] != w {
+				badNodes--
+			}
+			state[tr.Node] = tr.State
+			if tr.State != w {
+				badNodes++
+			}
+		}
+	}
+
+	// Violations raised during the fault: spans raised and cleared, in order.
+	type mark struct {
+		at  time.Time
+		inv string
+		d   int
+	}
+	tracked := map[string]int{} // invariant -> spans raised now
+	for _, r := range g.during.Violations {
+		tracked[r.Invariant] = 0
+	}
+	var marks []mark
+	for _, v := range h.j.Violations {
+		if _, ok := tracked[v.Invariant]; !ok || v.ClearedAt != nil && !v.ClearedAt.After(v.RaisedAt) {
+			continue // a span cleared before it was raised never counts
+		}
+		marks = append(marks, mark{v.RaisedAt, v.Invariant, 1})
+		if v.ClearedAt != nil {
+			marks = append(marks, mark{*v.ClearedAt, v.Invariant, -1})
+		}
+	}
+	slices.SortStableFunc(marks, func(a, b mark) int { return a.at.Compare(b.at) })
+	raised, nextMark := 0, 0 // invariants raised now
+	passViolations := func(t time.Time) {
+		for ; nextMark < len(marks) && !marks[nextMark].at.After(t); nextMark++ {
+			m := marks[nextMark]
+			was := tracked[m.inv] > 0
+			tracked[m.inv] += m.d
+			if now := tracked[m.inv] > 0; now != was {
+				if now {
+					raised++
+				} else {
+					raised--
+				}
+			}
+		}
+	}
+
+	// Metrics (when the fault showed only there): each one's latest value.
+	type level struct {
+		shift MetricShift
+		pts   []Point
+		next  int
+		off   bool
+	}
+	var levels []*level
+	if g.metricsOnly {
+		for _, m := range g.during.Metrics {
+			levels = append(levels, &level{shift: m, pts: h.series[m.Name].Points})
+		}
+	}
+	offMetrics := 0
+	passMetrics := func(t time.Time) {
+		for _, l := range levels {
+			moved := false
+			for ; l.next < len(l.pts) && !l.pts[l.next].At.After(t); l.next++ {
+				moved = true
+			}
+			if !moved {
+				continue
+			}
+			off := !inRange(l.shift, l.pts[l.next-1].Value)
+			if off != l.off {
+				l.off = off
+				if off {
+					offMetrics++
+				} else {
+					offMetrics--
+				}
+			}
+		}
+	}
+
 	for _, t := range candidates {
-		if len(g.outstanding(t)) == 0 {
+		passNodes(t)
+		passViolations(t)
+		passMetrics(t)
+		if badNodes == 0 && raised == 0 && offMetrics == 0 {
 			return &t
 		}
 	}
 	return nil
+}
+
+// window is the part of trs (in time order) within [from, to].
+func window(trs []NodeTransition, from, to time.Time) []NodeTransition {
+	lo := sort.Search(len(trs), func(k int) bool { return !trs[k].At.Before(from) })
+	hi := sort.Search(len(trs), func(k int) bool { return trs[k].At.After(to) })
+	if hi < lo {
+		return nil
+	}
+	return trs[lo:hi]
+}
+
+// stateAt is node's state at t (its last transition at or before t), or ""
+// when the node had not been seen yet.
+func (h *history) stateAt(node string, t time.Time) string {
+	trs := h.byNode[node]
+	k := sort.Search(len(trs), func(k int) bool { return trs[k].At.After(t) })
+	if k == 0 {
+		return ""
+	}
+	return trs[k-1].State
+}
+
+// nextInjection is the first injection strictly after t (zero if none).
+func (h *history) nextInjection(t time.Time) time.Time {
+	k := sort.Search(len(h.inject), func(k int) bool { return h.inject[k].After(t) })
+	if k == len(h.inject) {
+		return time.Time{}
+	}
+	return h.inject[k]
 }
 
 // raisedAt reports whether invariant was raised (and not cleared) at t.
@@ -255,16 +428,6 @@ func valueAt(m MetricSeries, t time.Time) (float64, bool) {
 		v, ok = p.Value, true
 	}
 	return v, ok
-}
-
-// observedSeries is every metric as evidence compares it (see Observed),
-// keyed by name.
-func observedSeries(j *Journal) map[string]MetricSeries {
-	out := make(map[string]MetricSeries, len(j.Metrics))
-	for _, m := range j.Metrics {
-		out[m.Name] = Observed(m)
-	}
-	return out
 }
 
 // Observed is m as evidence compares it, and as a chart should show it: a
@@ -310,34 +473,29 @@ func rates(m MetricSeries) MetricSeries {
 // healthAt rebuilds health at t: the last transition of each node at or
 // before t, the violations raised and not yet cleared, the latest metric
 // values.
-func healthAt(j *Journal, t time.Time) HealthAt {
-	h := HealthAt{At: t, Nodes: []NodeState{}, Violations: []string{}}
-	for _, name := range NodeNames(j) {
-		if s := StateAt(j, name, t); s != "" {
-			h.Nodes = append(h.Nodes, NodeState{Node: name, State: s})
+func (h *history) healthAt(t time.Time) HealthAt {
+	j := h.j
+	ha := HealthAt{At: t, Nodes: []NodeState{}, Violations: []string{}}
+	for _, name := range h.names {
+		if s := h.stateAt(name, t); s != "" {
+			ha.Nodes = append(ha.Nodes, NodeState{Node: name, State: s})
 		}
 	}
 	seen := map[string]bool{}
 	for _, v := range j.Violations {
 		if !v.RaisedAt.After(t) && (v.ClearedAt == nil || v.ClearedAt.After(t)) && !seen[v.Invariant] {
 			seen[v.Invariant] = true
-			h.Violations = append(h.Violations, v.Invariant)
+			ha.Violations = append(ha.Violations, v.Invariant)
 		}
 	}
-	sort.Strings(h.Violations)
-	for _, m := range j.Metrics {
-		var last *Point
-		for k := range m.Points {
-			if m.Points[k].At.After(t) {
-				break
-			}
-			last = &m.Points[k]
-		}
-		if last != nil {
-			h.Metrics = append(h.Metrics, MetricValue{Name: m.Name, Value: last.Value})
+	sort.Strings(ha.Violations)
+	for i, m := range j.Metrics {
+		pts := h.sorted[i].Points
+		if k := sort.Search(len(pts), func(k int) bool { return pts[k].At.After(t) }); k > 0 {
+			ha.Metrics = append(ha.Metrics, MetricValue{Name: m.Name, Value: pts[k-1].Value})
 		}
 	}
-	return h
+	return ha
 }
 
 // NodeNames lists the journal's nodes in order of first appearance.
@@ -367,7 +525,8 @@ func StateAt(j *Journal, node string, t time.Time) string {
 }
 
 // change finds what left the before-state in [from, to].
-func change(j *Journal, series map[string]MetricSeries, before HealthAt, from, to time.Time) HealthChange {
+func (h *history) change(before HealthAt, from, to time.Time) HealthChange {
+	j := h.j
 	hc := HealthChange{From: from, To: to}
 	in := func(t time.Time) bool { return !t.Before(from) && !t.After(to) }
 
@@ -376,10 +535,7 @@ func change(j *Journal, series map[string]MetricSeries, before HealthAt, from, t
 		was[n.Node] = n.State
 	}
 	byNode := map[string]int{}
-	for _, tr := range j.Nodes {
-		if !in(tr.At) {
-			continue
-		}
+	for _, tr := range window(h.trans, from, to) {
 		k, ok := byNode[tr.Node]
 		if !ok {
 			if tr.State == was[tr.Node] {
@@ -402,10 +558,9 @@ func change(j *Journal, series map[string]MetricSeries, before HealthAt, from, t
 		}
 	}
 
-	for _, m := range j.Metrics {
-		observed := series[m.Name]
-		if s, ok := shift(observed, from, to); ok {
-			s.Rate = isCounter(m)
+	for i, m := range j.Metrics {
+		if s, ok := shift(h.series[m.Name], from, to); ok {
+			s.Rate = isCounter(h.sorted[i])
 			hc.Metrics = append(hc.Metrics, s)
 		}
 	}
@@ -469,17 +624,6 @@ func firstEffect(hc HealthChange) *time.Time {
 
 // inRange reports whether v is within the metric's normal range.
 func inRange(s MetricShift, v float64) bool { return v >= s.Low && v <= s.High }
-
-// nextInjection is the first injection strictly after t (zero if none).
-func nextInjection(j *Journal, t time.Time) time.Time {
-	var next time.Time
-	for _, c := range j.Chaos {
-		if c.InjectedAt.After(t) && (next.IsZero() || c.InjectedAt.Before(next)) {
-			next = c.InjectedAt
-		}
-	}
-	return next
-}
 
 // runEnd is FinishedAt, or the latest timestamp in the journal when the
 // run did not record one.

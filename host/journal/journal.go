@@ -6,6 +6,7 @@ package journal
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -240,15 +241,62 @@ func indentTo(src []byte, depth int) []byte {
 	return b.Bytes()
 }
 
-// Read loads a journal written by Write.
+// MaxRead bounds what Read reads: a run's journal is a few megabytes; a
+// file much larger (or endless, like /dev/zero) is not one.
+const MaxRead = 64 << 20
+
+// Read loads a journal written by Encode (a --report file), reading at most
+// MaxRead bytes.
 func Read(path string) (*Journal, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
+	defer f.Close()
+	j, err := Decode(f, MaxRead)
+	if err != nil {
+		return nil, fmt.Errorf("read report %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// Decode reads one journal from r, reading at most limit bytes: more is
+// an error, as is anything but white space after the journal.
+func Decode(r io.Reader, limit int64) (*Journal, error) {
+	c := &countingReader{r: io.LimitReader(r, limit+1)}
+	dec := json.NewDecoder(c)
 	var j Journal
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("read report %s: not a demohost journal: %w", path, err)
+	err := dec.Decode(&j)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("more follows the journal")
+		}
+	}
+	switch {
+	case c.n > limit:
+		return nil, fmt.Errorf("larger than %s: not a demohost journal (pass the file --report wrote)", size(limit))
+	case err != nil:
+		return nil, fmt.Errorf("not a demohost journal: %w", err)
 	}
 	return &j, nil
+}
+
+// size is n bytes for people: 64 MiB, 512 bytes.
+func size(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// countingReader counts what it reads.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -33,11 +33,18 @@ const (
 	ByRecover  Reason = "recover"  // `demohost recover`, after the host died
 )
 
-// Run says which run a log belongs to, so recover can start its plugin.
+// Run says which run a log belongs to, so recover can start its plugin,
+// and only the plugin that ran.
 type Run struct {
-	Plugin  string            `json:"plugin"`            // plugin executable
-	Options map[string]string `json:"options,omitempty"` // --set options
-	PID     int               `json:"pid"`               // host pid
+	Plugin string `json:"plugin"` // plugin executable
+	// SHA256 (hex) and Owner (user id) are the plugin executable's as it
+	// was launched; recover refuses to run it if either changed. Empty in
+	// logs of older demohosts.
+	SHA256    string            `json:"sha256,omitempty"`
+	Owner     int               `json:"owner,omitempty"`
+	PluginEnv []string          `json:"plugin_env,omitempty"` // --plugin-env names
+	Options   map[string]string `json:"options,omitempty"`    // --set options
+	PID       int               `json:"pid"`                  // host pid
 }
 
 // entry is one line of a log file.
@@ -50,6 +57,8 @@ type entry struct {
 	Chaos  *journal.Chaos `json:"chaos,omitempty"`
 	By     Reason         `json:"by,omitempty"`
 	Detail string         `json:"detail,omitempty"`
+	// cut: the number of a line a recover found cut short.
+	Line int `json:"line,omitempty"`
 }
 
 // Ledger holds one run's fault records. Its methods are safe for
@@ -59,6 +68,9 @@ type Ledger struct {
 	f       *os.File // nil: records in memory only
 	records []journal.Chaos
 	handles []string // handle of records[i] (not in the journal)
+	// cutShort: the log has an entry cut short that no Teardown has
+	// answered for yet (see Resume, TornDown).
+	cutShort bool
 }
 
 // New returns a ledger that keeps records in memory only (tests, and runs
@@ -79,10 +91,11 @@ func DefaultDir() string {
 }
 
 // Open starts a ledger whose records are also written to a new log file in
-// dir. The file is locked while the run lives, so no other demohost takes
+// dir (0600, in a directory of mode 0700: the logs say what recover will
+// run). The file is locked while the run lives, so no other demohost takes
 // it for abandoned.
 func Open(dir string, run Run) (*Ledger, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("chaos log: %w", err)
 	}
 	name := fmt.Sprintf("%s-%d.jsonl", time.Now().UTC().Format("20060102T150405.000000000"), os.Getpid())
@@ -206,15 +219,36 @@ func (l *Ledger) Records() []journal.Chaos {
 	return append([]journal.Chaos{}, l.records...)
 }
 
+// TornDown records that the plugin tore down what the log's run left, which
+// answers for an entry cut short (see Resume).
+func (l *Ledger) TornDown() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.write(entry{Op: "teardown"}); err != nil {
+		return err
+	}
+	l.cutShort = false
+	return nil
+}
+
+// CutShort reports whether the log has an entry cut short that no Teardown
+// has answered for.
+func (l *Ledger) CutShort() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cutShort
+}
+
 // Close ends the run's log: the file is removed when every fault was
-// reverted, and kept for `demohost recover` otherwise.
+// reverted (and an entry cut short was answered for), and kept for
+// `demohost recover` otherwise.
 func (l *Ledger) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
 	}
-	unreverted := false
+	unreverted := l.cutShort
 	for _, r := range l.records {
 		if r.RevertedAt == nil {
 			unreverted = true
@@ -238,11 +272,30 @@ func (l *Ledger) write(e entry) error {
 	if err != nil {
 		return fmt.Errorf("chaos log: %w", err)
 	}
+	if len(b) >= MaxLine {
+		return fmt.Errorf("chaos log %s: a record of %d bytes is more than a log line may hold", l.f.Name(), len(b))
+	}
 	if _, err := l.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("chaos log: %w", err) // names the file
 	}
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("chaos log: %w", err)
+	}
+	return nil
+}
+
+// PrivateDir makes dir, and any parent it creates, with mode 0700; a dir
+// that exists already and belongs to this user is made 0700 too.
+func PrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Getuid() && info.Mode().Perm() != 0o700 {
+		return os.Chmod(dir, 0o700)
 	}
 	return nil
 }

@@ -34,9 +34,9 @@ func (c *Client) Describe(ctx context.Context) (subject.Description, error) {
 	if err != nil {
 		return subject.Description{}, callError(err)
 	}
-	d := subject.Description{Name: r.GetName(), Version: r.GetVersion(), Description: r.GetDescription(), Options: specs(r.GetOptions())}
+	d := subject.Description{Name: text(r.GetName()), Version: text(r.GetVersion()), Description: text(r.GetDescription()), Options: specs(r.GetOptions())}
 	for _, k := range r.GetFaults() {
-		d.Faults = append(d.Faults, subject.FaultKind{Kind: k.GetKind(), Description: k.GetDescription(), Target: k.GetTarget(), Params: specs(k.GetParams())})
+		d.Faults = append(d.Faults, subject.FaultKind{Kind: k.GetKind(), Description: text(k.GetDescription()), Target: text(k.GetTarget()), Params: specs(k.GetParams())})
 	}
 	return d, nil
 }
@@ -44,7 +44,7 @@ func (c *Client) Describe(ctx context.Context) (subject.Description, error) {
 func specs(in []*wire.OptionSpec) []option.Spec {
 	out := make([]option.Spec, len(in))
 	for i, o := range in {
-		out[i] = option.Spec{Name: o.GetName(), Type: option.Type(o.GetType()), Default: o.GetDefault(), Help: o.GetHelp(), Choices: o.GetChoices()}
+		out[i] = option.Spec{Name: o.GetName(), Type: option.Type(o.GetType()), Default: o.GetDefault(), Help: text(o.GetHelp()), Choices: o.GetChoices()}
 	}
 	return out
 }
@@ -80,7 +80,7 @@ func (c *Client) Chapters(ctx context.Context) ([]subject.Chapter, error) {
 				Within: e.GetWithin().AsDuration(), WhileFault: e.GetWhileFault(), Description: e.GetDescription(),
 			})
 		}
-		out = append(out, ch)
+		out = append(out, subject.LimitChapter(ch))
 	}
 	return out, nil
 }
@@ -128,7 +128,7 @@ func (c *Client) EnterChapter(ctx context.Context, id string, status func(subjec
 func lines(each func(subject.Line)) func(*wire.Progress) {
 	return func(p *wire.Progress) {
 		if each != nil {
-			each(subject.Line{Severity: subject.Severity(p.GetSeverity()), Message: p.GetMessage()})
+			each(subject.Line{Severity: subject.Severity(p.GetSeverity()), Message: text(p.GetMessage())})
 		}
 	}
 }
@@ -139,7 +139,7 @@ func (c *Client) InjectChaos(ctx context.Context, f subject.Fault) (subject.Inje
 	if err != nil {
 		return subject.Injected{}, callError(err)
 	}
-	return subject.Injected{Handle: r.GetHandle(), Target: r.GetTarget(), Detail: r.GetDetail()}, nil
+	return subject.Injected{Handle: r.GetHandle(), Target: r.GetTarget(), Detail: text(r.GetDetail())}, nil
 }
 
 // RevertChaos undoes a fault and returns the plugin's line saying how.
@@ -148,7 +148,7 @@ func (c *Client) RevertChaos(ctx context.Context, rv subject.Revert) (string, er
 	if err != nil {
 		return "", callError(err)
 	}
-	return r.GetDetail(), nil
+	return text(r.GetDetail()), nil
 }
 
 // Health takes one snapshot.
@@ -195,8 +195,12 @@ func healthFromWire(w *wire.HealthSnapshot) subject.Health {
 		}
 		h.Violations = append(h.Violations, sv)
 	}
-	return h
+	return subject.LimitHealth(h)
 }
+
+// text is a line of the plugin's for people, cut to what the host keeps
+// (subject.MaxText).
+func text(s string) string { return subject.Cut(s, subject.MaxText) }
 
 func drain[T any](recv func() (T, error), each func(T)) error {
 	for {
@@ -221,12 +225,15 @@ func callError(err error) error {
 	if !ok {
 		return err
 	}
-	e := &subject.CallError{Message: st.Message()}
+	e := &subject.CallError{Message: subject.CutMiddle(st.Message(), subject.MaxText)}
 	switch st.Code() {
 	case codes.Aborted:
 		e.Kind = subject.ErrFatal
 	case codes.Unavailable:
+		// gRPC's own words about its transport ("connection error: desc =
+		// \"transport: ...\""), not the plugin's: say what they mean.
 		e.Kind = subject.ErrUnreachable
+		e.Message = "the plugin stopped answering: its connection is gone (it may have exited)"
 	case codes.DeadlineExceeded:
 		e.Kind = subject.ErrTimedOut
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound:

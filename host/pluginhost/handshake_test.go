@@ -45,7 +45,7 @@ func launchFault(t *testing.T, fault string) (error, string) {
 		path = pyPlugin
 	}
 	log := &testkit.Buffer{}
-	p, err := Launch(Config{Path: path, StartTimeout: 10 * time.Second,
+	p, err := Launch(Config{Path: path, StartTimeout: 10 * time.Second, Env: []string{"HANDSHAKE_FAULT"},
 		Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
 	if p != nil {
 		p.Close()

@@ -60,13 +60,23 @@ const (
 	closeTimeout = 25 * time.Second
 )
 
+// MaxMessage bounds one message from a plugin (a chapter list, a health
+// snapshot): far above what a subject needs, far below what would hurt the
+// host. What the host keeps of a message is bounded again by
+// subject.LimitChapter and subject.LimitHealth.
+const MaxMessage = 64 << 20
+
 // Config says how to launch a plugin.
 type Config struct {
-	// Path is the plugin executable (see Resolve). It is executed directly,
-	// never through a shell, so SHA256 pins what actually runs.
+	// Path is the plugin executable (see Resolve). It is opened, hashed and
+	// executed through that one open file (/proc/self/fd/N), never through
+	// a shell, so SHA256 pins what actually runs.
 	Path string
 	// SHA256 pins the executable (hex); a mismatch means it never starts.
 	SHA256 string
+	// Env names variables of the host's environment passed to the plugin
+	// besides those PluginEnv always passes (--plugin-env NAME).
+	Env []string
 	// Logger receives go-plugin's messages and whatever the plugin writes
 	// to stderr or stdout (default: discarded). Never the terminal.
 	Logger hclog.Logger
@@ -81,9 +91,14 @@ type Config struct {
 type Plugin struct {
 	// Subject is the plugin's side of the contract.
 	Subject *Client
-	client  *plugin.Client
-	cmd     *exec.Cmd
-	closed  sync.Once
+	// Identity is what runs: the executable's hash and owner.
+	Identity Identity
+	client   *plugin.Client
+	cmd      *exec.Cmd
+	closed   sync.Once
+	// socketDir holds the plugin's socket (go-plugin removes it in Kill;
+	// Shutdown, when it leaves the plugin running).
+	socketDir string
 }
 
 // ParseSHA256 checks a --plugin-sha256 value and returns its bytes.
@@ -96,9 +111,13 @@ func ParseSHA256(s string) ([]byte, error) {
 }
 
 // Launch starts the plugin, completes the handshake (gRPC only, automatic
-// mutual TLS) and returns it ready for calls. The plugin runs in its own
-// process group, so a terminal's Ctrl-C reaches only the host, and gets
-// SIGTERM if the host dies. Errors are one line that says what to do.
+// mutual TLS) and returns it ready for calls. The executable is opened and
+// hashed once, and that open file is what runs (checked against SHA256
+// first, when set). The plugin gets no terminal: stdin on /dev/null, a
+// session (and process group) of its own with no controlling terminal, so
+// a terminal's Ctrl-C reaches only the host; its environment is PluginEnv's
+// choice; it gets SIGTERM if the host dies. Errors are one line that says
+// what to do.
 func Launch(cfg Config) (*Plugin, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -109,17 +128,28 @@ func Launch(cfg Config) (*Plugin, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultCallTimeout
 	}
-	var secure *plugin.SecureConfig
+	var pin []byte
 	if cfg.SHA256 != "" {
-		sum, err := ParseSHA256(cfg.SHA256)
-		if err != nil {
+		var err error
+		if pin, err = ParseSHA256(cfg.SHA256); err != nil {
 			return nil, err
 		}
-		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
+	exe, id, err := openExecutable(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close() // the plugin holds its own copy from its start
+	if pin != nil && hex.EncodeToString(pin) != id.SHA256 {
+		return nil, fmt.Errorf("plugin %s does not match --plugin-sha256: its SHA-256 is %s; it was not started (pin the new hash only if you trust this build)", cfg.Path, id.SHA256)
 	}
 
-	cmd := exec.Command(cfg.Path)
+	cmd := exec.Command(fmt.Sprintf(fdPath, execFD))
+	cmd.Args[0] = cfg.Path
+	cmd.ExtraFiles = []*os.File{exe}
+	cmd.Env = PluginEnv(os.Environ(), cfg.Env)
 	cmd.SysProcAttr = processAttr()
+	p := &Plugin{cmd: cmd, Identity: id}
 	stderr := newPluginStderr(cfg.Logger.Named(filepath.Base(cfg.Path)))
 	// Not Managed: every exit path ends the plugin through Close or Shutdown,
 	// and plugin.CleanupClients would kill a plugin Shutdown left to finish
@@ -127,20 +157,23 @@ func Launch(cfg Config) (*Plugin, error) {
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: hostPlugin{}}},
-		Cmd:              cmd,
-		SecureConfig:     secure,
+		RunnerFunc:       runnerFunc(cmd, func(r *procRunner) { p.socketDir = r.socketDir }),
+		SkipHostEnv:      true, // PluginEnv chose what passes
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: socketTempDir(os.TempDir())},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           goPluginLogger{Logger: cfg.Logger, stderrName: filepath.Base(cfg.Path)},
 		Stderr:           stderr, // go-plugin passes stderr on line by line
 		// What the plugin prints once serving is streamed over gRPC: log it too.
-		SyncStdout:      cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
-		SyncStderr:      cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout))},
+		SyncStdout: cfg.Logger.Named("stdout").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		SyncStderr: cfg.Logger.Named("stderr").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.CallTimeout)),
+			// After go-plugin's (unlimited) size: a plugin's answer is bounded.
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage))},
 	}
-	client := plugin.NewClient(cc)
-	p := &Plugin{client: client, cmd: cmd}
+	p.client = plugin.NewClient(cc)
+	client := p.client
 
 	rpc, err := client.Client()
 	if err != nil {
@@ -234,6 +267,11 @@ func (p *Plugin) Shutdown(ctx context.Context) (detached bool) {
 			deadline := time.Now().Add(closeTimeout)
 			for !p.exited() && time.Now().Before(deadline) {
 				if ctx.Err() != nil {
+					// The connection is made: the socket's path is of no
+					// more use, and no one would remove it after the host.
+					if p.socketDir != "" {
+						_ = os.RemoveAll(p.socketDir)
+					}
 					detached = true
 					return
 				}
@@ -277,13 +315,6 @@ func launchError(cfg Config, err error, tail *pluginStderr) error {
 		return herr
 	}
 	switch {
-	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		actual := "unknown"
-		if b, rerr := os.ReadFile(path); rerr == nil {
-			sum := sha256.Sum256(b)
-			actual = hex.EncodeToString(sum[:])
-		}
-		return fmt.Errorf("plugin %s does not match --plugin-sha256: its SHA-256 is %s; it was not started (pin the new hash only if you trust this build)", path, actual)
 	case strings.Contains(msg, "incompatible API version"):
 		theirs := "another"
 		if m := pluginVersionRE.FindStringSubmatch(msg); m != nil {

@@ -7,11 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// processAttr puts the plugin in its own process group (a terminal's Ctrl-C
-// must not reach its children, e.g. redis-server: the host reverts first)
-// and has the kernel send it SIGTERM if the host dies.
+// fdPath names an open file of the process itself, for exec.
+const fdPath = "/proc/self/fd/%d"
+
+// processAttr puts the plugin in a session of its own, which is also its
+// own process group, with no controlling terminal: it cannot open /dev/tty,
+// and a terminal's Ctrl-C does not reach it or its children (e.g.
+// redis-server: the host reverts first). The kernel sends it SIGTERM if the
+// host dies.
 func processAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	return &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 }
 
 // processEnded reports whether child pid has exited, without reaping it.

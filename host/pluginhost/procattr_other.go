@@ -4,10 +4,14 @@ package pluginhost
 
 import "syscall"
 
-// processAttr puts the plugin in its own process group; without a
-// parent-death signal, sdk.Serve's parent watch ends it if the host dies.
+// fdPath names an open file of the process itself, for exec.
+const fdPath = "/dev/fd/%d"
+
+// processAttr puts the plugin in a session (and process group) of its own,
+// with no controlling terminal; without a parent-death signal, sdk.Serve's
+// parent watch ends it if the host dies.
 func processAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
+	return &syscall.SysProcAttr{Setsid: true}
 }
 
 // processEnded is answered by go-plugin alone on this system.

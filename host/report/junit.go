@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // JUnit XML in the common shape CI systems read (Jenkins, GitLab, GitHub
@@ -99,6 +100,10 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 	for _, k := range sortedKeys(j.Options) {
 		suite.Properties = append(suite.Properties, junitProperty{Name: "option." + k, Value: j.Options[k]})
 	}
+	byChapter := map[int][]journal.Chaos{}
+	for _, c := range j.Chaos {
+		byChapter[c.Chapter] = append(byChapter[c.Chapter], c)
+	}
 	for _, c := range j.Chapters {
 		tc := junitCase{
 			Name:      c.Title,
@@ -125,11 +130,11 @@ func WriteJUnit(w io.Writer, j *journal.Journal) error {
 			tc.Skipped = &junitSkipped{Message: msg}
 			suite.Skipped++
 		}
-		tc.SystemOut = faultsOf(j, c.Index, start)
+		tc.SystemOut = faultsOf(byChapter[c.Index], start)
 		suite.Cases = append(suite.Cases, tc)
 	}
 	suite.Tests = len(suite.Cases)
-	suite.SystemOut = faultsOf(j, -1, start)
+	suite.SystemOut = faultsOf(j.Chaos, start)
 	return encodeJUnit(w, suite)
 }
 
@@ -182,8 +187,11 @@ func WriteJUnitSuite(w io.Writer, s Suite) error {
 	return encodeJUnit(w, suite)
 }
 
-// encodeJUnit writes one suite as a JUnit document.
+// encodeJUnit writes one suite as a JUnit document, every string of it
+// sanitised (see package sanitize): one line in attributes, lines kept in
+// text, nothing XML refuses.
 func encodeJUnit(w io.Writer, suite junitSuite) error {
+	sanitizeSuite(&suite)
 	doc := junitSuites{Name: "demohost", junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -195,14 +203,12 @@ func encodeJUnit(w io.Writer, suite junitSuite) error {
 	return nil
 }
 
-// faultsOf tells what each fault injected by chapter index did (every
-// fault when index is -1), one line each; nil when there is none.
-func faultsOf(j *journal.Journal, index int, start time.Time) *junitText {
+// faultsOf tells what each fault did, one line each; nil when there is
+// none.
+func faultsOf(chaos []journal.Chaos, start time.Time) *junitText {
 	var out []string
-	for _, c := range j.Chaos {
-		if index < 0 || c.Chapter == index {
-			out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
-		}
+	for _, c := range chaos {
+		out = append(out, clock(c.InjectedAt.Sub(start))+"  "+faultLine(c))
 	}
 	if len(out) == 0 {
 		return nil
@@ -221,4 +227,34 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// sanitizeSuite sanitises every string of s.
+func sanitizeSuite(s *junitSuite) {
+	line := func(p *string) { *p = sanitize.Line(*p, 4*maxText) }
+	text := func(t *junitText) {
+		if t != nil {
+			t.Text = sanitize.Text(t.Text, 16*maxText)
+		}
+	}
+	line(&s.Name)
+	for i := range s.Properties {
+		line(&s.Properties[i].Name)
+		line(&s.Properties[i].Value)
+	}
+	for i := range s.Cases {
+		c := &s.Cases[i]
+		line(&c.Name)
+		line(&c.Classname)
+		if c.Failure != nil {
+			line(&c.Failure.Message)
+			line(&c.Failure.Type)
+			c.Failure.Text = sanitize.Text(c.Failure.Text, 16*maxText)
+		}
+		if c.Skipped != nil {
+			line(&c.Skipped.Message)
+		}
+		text(c.SystemOut)
+	}
+	text(s.SystemOut)
 }

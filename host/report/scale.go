@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -33,27 +35,55 @@ func (s timeScale) span(from, to time.Time, minWidth float64) (x, w float64) {
 	return x, w
 }
 
-// tickSteps are the spacings a time axis may use, smallest first.
+// tickSteps are the spacings a time axis may use, smallest first; past
+// the last, whole multiples of it.
 var tickSteps = []time.Duration{
 	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
 	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
 }
 
+// maxSpan bounds the time a timeline shows: a journal whose times run
+// further (a hand-edited finished_at in year 9999) is drawn over its first
+// maxSpan, what lies beyond at the right edge.
+const maxSpan = 31 * 24 * time.Hour
+
+// newTimeScale maps [start, end] (clamped to maxSpan) onto width pixels
+// from x0.
+func newTimeScale(start, end time.Time, x0, width float64) timeScale {
+	if end.Before(start) {
+		end = start
+	}
+	if end.Sub(start) > maxSpan {
+		end = start.Add(maxSpan)
+	}
+	return timeScale{start: start, end: end, x0: x0, width: width}
+}
+
 // ticks returns the offsets from the start at which to draw labelled
 // ticks: the smallest nice step that keeps labels minGap pixels apart.
+// There are never more than width/minGap+1 of them.
 func (s timeScale) ticks(minGap float64) []time.Duration {
 	total := s.end.Sub(s.start)
-	step := tickSteps[len(tickSteps)-1]
+	if total <= 0 {
+		return []time.Duration{0}
+	}
+	most := int64(max(s.width/max(minGap, 1), 1)) // labels that fit
+	step := time.Duration(0)
 	for _, st := range tickSteps {
-		if total <= 0 || float64(st)/float64(total)*s.width >= minGap {
+		if float64(st)/float64(total)*s.width >= minGap {
 			step = st
 			break
 		}
 	}
-	var out []time.Duration
-	for d := time.Duration(0); d <= total; d += step {
-		out = append(out, d)
+	if step == 0 { // longer than the steps: whole days, as many as fit
+		day := tickSteps[len(tickSteps)-1]
+		step = day * time.Duration(int64(total/day)/most+1)
+	}
+	n := int64(total / step)
+	out := make([]time.Duration, 0, n+1)
+	for i := int64(0); i <= n; i++ {
+		out = append(out, time.Duration(i)*step)
 	}
 	return out
 }
@@ -87,9 +117,10 @@ func duration(d time.Duration) string {
 
 // rows places labels in a few rows so that none overlaps another or runs
 // past the right edge: each label goes in the first row where it fits.
-// Labels may be placed in any order (important ones first).
+// Labels may be placed in any order (important ones first). Each row keeps
+// its labels' spans sorted, so placing one is a binary search.
 type rows struct {
-	taken [][][2]float64 // per row: the spans of its labels
+	taken [][][2]float64 // per row: the spans of its labels, by position
 	gap   float64
 	right float64 // no label ends past this
 }
@@ -106,17 +137,14 @@ func (r *rows) place(x, w float64) (row int, at float64) {
 		x = r.right - w
 	}
 	for i, spans := range r.taken {
-		free := true
-		for _, s := range spans {
-			if x < s[1]+r.gap && s[0] < x+w+r.gap {
-				free = false
-				break
-			}
+		// The first span that ends (with the gap) after x starts: the only
+		// one that may overlap, as the spans of a row do not overlap.
+		k := sort.Search(len(spans), func(k int) bool { return spans[k][1]+r.gap > x })
+		if k < len(spans) && spans[k][0] < x+w+r.gap {
+			continue
 		}
-		if free {
-			r.taken[i] = append(spans, [2]float64{x, x + w})
-			return i, x
-		}
+		r.taken[i] = slices.Insert(spans, k, [2]float64{x, x + w})
+		return i, x
 	}
 	return -1, x
 }

@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // canonical returns a deep copy of j as it reads back from its JSON:
 // times lose their monotonic reading and zone, so a journal rendered
 // straight after a run and the same journal read from disk give
-// byte-identical reports. Evidence is filled in where it is missing.
+// byte-identical reports. Every string is sanitised (a journal holds what
+// the plugin said, and anyone can edit the file). Evidence is computed
+// again from the sanitised copy.
 func canonical(j *journal.Journal) (*journal.Journal, error) {
 	if j == nil {
 		return nil, fmt.Errorf("no journal to report on")
@@ -28,13 +31,78 @@ func canonical(j *journal.Journal) (*journal.Journal, error) {
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
 		return nil, fmt.Errorf("copy journal: %w", err)
 	}
-	for i := range c.Chaos {
-		if c.Chaos[i].Evidence == nil {
-			ev := journal.EvidenceFor(&c, i)
-			c.Chaos[i].Evidence = &ev
+	sanitizeJournal(&c)
+	c.AddEvidence() // from the sanitised journal, every fault's at once
+	return &c, nil
+}
+
+// maxText bounds one string of a journal as the reports print it.
+const maxText = 2000
+
+// sanitizeJournal makes every string of j safe to print (see package
+// sanitize), each cut to maxText runes: the renderers then build their
+// lines only from clean parts.
+func sanitizeJournal(j *journal.Journal) {
+	l := func(s *string) { *s = sanitize.Line(*s, maxText) }
+	l(&j.Subject)
+	l(&j.SubjectVersion)
+	l(&j.Result)
+	j.Options = sanitizeMap(j.Options)
+	for i := range j.Chapters {
+		c := &j.Chapters[i]
+		l(&c.Title)
+		l(&c.Status)
+		l(&c.Error)
+		l(&c.SkipReason)
+		for k := range c.Expectations {
+			e := &c.Expectations[k]
+			l(&e.Description)
+			l(&e.Mode)
+			l(&e.Reason)
 		}
 	}
-	return &c, nil
+	for i := range j.Chaos {
+		c := &j.Chaos[i]
+		for _, s := range []*string{&c.Name, &c.Type, &c.Target, &c.RequestedTarget, &c.Description, &c.Detail, &c.RevertedBy, &c.RevertDetail, &c.RevertError} {
+			l(s)
+		}
+		c.Params = sanitizeMap(c.Params)
+	}
+	for i := range j.ViolationsSeen {
+		l(&j.ViolationsSeen[i].Invariant)
+	}
+	for i := range j.Violations {
+		v := &j.Violations[i]
+		l(&v.Invariant)
+		l(&v.Target)
+		l(&v.Severity)
+		l(&v.Message)
+	}
+	for i := range j.Nodes {
+		l(&j.Nodes[i].Node)
+		l(&j.Nodes[i].State)
+	}
+	for i := range j.Metrics {
+		l(&j.Metrics[i].Name)
+		l(&j.Metrics[i].Unit)
+		l(&j.Metrics[i].Kind)
+	}
+	for i := range j.Events {
+		l(&j.Events[i].Kind)
+		l(&j.Events[i].Severity)
+		l(&j.Events[i].Message)
+	}
+}
+
+func sanitizeMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[sanitize.Line(k, maxText)] = sanitize.Line(v, maxText)
+	}
+	return out
 }
 
 // faultLine tells in one line what a fault did: its effect, its recovery

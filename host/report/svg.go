@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/demohost/demohost/host/sanitize"
 )
 
 // svgDoc builds SVG markup. Every number goes through num, every string
@@ -48,9 +50,11 @@ func (d *svgDoc) start(tag string, attrs ...string) {
 
 func (d *svgDoc) raw(s string) { d.b.WriteString(s) }
 
+// esc sanitises s (one line, no control characters: see package sanitize)
+// and escapes it for XML.
 func esc(s string) string {
 	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s)) // writing to a strings.Builder cannot fail
+	_ = xml.EscapeText(&b, []byte(sanitize.Line(s, 4*maxText))) // writing to a strings.Builder cannot fail
 	return b.String()
 }
 

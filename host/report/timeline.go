@@ -43,8 +43,9 @@ const (
 	labelRows     = 3 // chapter title rows
 	chaosRows     = 2 // fault label rows
 	maxMetrics    = 6
-	maxViolations = 10 // invariant rows; the rest share one
-	maxListed     = 12 // lines in the faults and failed-chapter lists
+	maxViolations = 10  // invariant rows; the rest share one
+	maxLanes      = 100 // node lanes; the rest are counted in a note
+	maxListed     = 12  // lines in the faults and failed-chapter lists
 	lineHeight    = 16.0
 )
 
@@ -64,7 +65,7 @@ func WriteTimeline(w io.Writer, j *journal.Journal) error {
 	if !j.StartedAt.IsZero() {
 		start = j.StartedAt
 	}
-	t := &timeline{j: j, scale: timeScale{start: start, end: end, x0: leftMargin, width: width - leftMargin - rightMargin}}
+	t := &timeline{j: j, scale: newTimeScale(start, end, leftMargin, width-leftMargin-rightMargin)}
 	t.layout()
 	t.draw()
 	if _, err := w.Write(t.doc.b.Bytes()); err != nil {
@@ -79,8 +80,10 @@ type timeline struct {
 	scale timeScale
 	doc   svgDoc
 
-	nodes      []string
-	invariants []string // one row each; "" is the shared "other" row
+	nodes      []string                            // lanes, at most maxLanes
+	hidden     int                                 // nodes without a lane
+	history    map[string][]journal.NodeTransition // per node, in journal order
+	invariants []string                            // one row each; "" is the shared "other" row
 	metrics    []journal.MetricSeries
 	faults     []listLine // what each fault did, under the chart
 	failed     []listLine
@@ -91,6 +94,13 @@ type timeline struct {
 
 func (t *timeline) layout() {
 	t.nodes = journal.NodeNames(t.j)
+	if len(t.nodes) > maxLanes {
+		t.nodes, t.hidden = t.nodes[:maxLanes], len(t.nodes)-maxLanes
+	}
+	t.history = map[string][]journal.NodeTransition{}
+	for _, tr := range t.j.Nodes {
+		t.history[tr.Node] = append(t.history[tr.Node], tr)
+	}
 	t.invariants = invariantRows(t.j)
 	t.metrics = keyMetrics(t.j)
 	t.faults = wrapLines(t.faultLines(), warnColour)
@@ -102,6 +112,9 @@ func (t *timeline) layout() {
 	t.yChaos = t.yPlot + 6
 	t.yLanes = t.yChaos + chaosRows*13 + 18
 	t.yViolations = t.yLanes + float64(len(t.nodes))*(laneHeight+laneGap) + 6
+	if t.hidden > 0 {
+		t.yViolations += 16 // the "+N more nodes" note
+	}
 	t.yAxis = t.yViolations + float64(len(t.invariants))*violationRow + 4
 	if len(t.invariants) > 0 {
 		t.yAxis += 14
@@ -358,7 +371,7 @@ func (t *timeline) drawLanes() {
 		y := t.yLanes + float64(i)*(laneHeight+laneGap)
 		d.open("g", "class", "lane", "id", fmt.Sprintf("lane-%d", i+1))
 		d.text(truncate(node, leftMargin-16, 11), "class", "lane-label", "x", num(leftMargin-8), "y", num(y+13), "text-anchor", "end", "fill", inkColour)
-		segs := segments(t.j, node, s.end)
+		segs := segments(t.history[node], s.end)
 		// Healthy stretches first, so that a short fault drawn wider than
 		// its time stays on top.
 		for _, up := range []bool{true, false} {
@@ -381,6 +394,10 @@ func (t *timeline) drawLanes() {
 		}
 		d.close("g")
 	}
+	if t.hidden > 0 {
+		y := t.yLanes + float64(len(t.nodes))*(laneHeight+laneGap) + 10
+		d.text(fmt.Sprintf("+%d more nodes in the JSON journal", t.hidden), "x", num(leftMargin-8), "y", num(y), "text-anchor", "end", "font-size", "10", "fill", mutedColour)
+	}
 }
 
 type segment struct {
@@ -388,15 +405,10 @@ type segment struct {
 	from, to time.Time
 }
 
-// segments is node's state history as stretches, merged where a state
-// repeats, the last running to end.
-func segments(j *journal.Journal, node string, end time.Time) []segment {
-	var trs []journal.NodeTransition
-	for _, tr := range j.Nodes {
-		if tr.Node == node {
-			trs = append(trs, tr)
-		}
-	}
+// segments is a node's state history (its transitions) as stretches,
+// merged where a state repeats, the last running to end.
+func segments(node []journal.NodeTransition, end time.Time) []segment {
+	trs := append([]journal.NodeTransition(nil), node...)
 	sort.SliceStable(trs, func(a, b int) bool { return trs[a].At.Before(trs[b].At) })
 	var out []segment
 	for _, tr := range trs {

@@ -155,8 +155,10 @@ func (u *run) stage(parent context.Context, kind string, call func(context.Conte
 }
 
 // restart carries on with a new plugin process in place of one that failed:
-// its Setup reconciles what the old one left, the health stream moves to it,
-// and it reverts the faults still active (their handles are self-contained).
+// it reverts the faults the old one left active (their handles are
+// self-contained; reason crash), so what the screen shows as active is
+// what is; its Setup reconciles what the old one left; the health stream
+// moves to it.
 func (u *run) restart(p subject.Plugin) {
 	if u.phase != PhaseRunning {
 		return
@@ -166,6 +168,7 @@ func (u *run) restart(p subject.Plugin) {
 		u.actionCancel()
 	}
 	u.plugin = p
+	u.revertAll(ledger.ByCrash)
 	err := u.callSetup()
 	u.startHealth()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 func TestAPluginThatExitsDuringDescribeIsSaidToHaveEnded(t *testing.T) {
 	t.Setenv("HANDSHAKE_FAULT", "exit-on-describe")
 	logFile := filepath.Join(t.TempDir(), "demohost.log")
-	s, err := session.Open(session.Config{Plugin: handshakePlg, LogFile: logFile})
+	s, err := session.Open(session.Config{Plugin: handshakePlg, LogFile: logFile, PluginEnv: pluginEnv})
 	if err == nil {
 		s.Close()
 		t.Fatal("Open succeeded; want Describe to fail")

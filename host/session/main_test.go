@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 func open(t *testing.T, plugin string, set map[string]string) (*session.Session, string) {
 	t.Helper()
 	logFile := filepath.Join(t.TempDir(), "demohost.log")
-	s, err := session.Open(session.Config{Plugin: plugin, Set: set, LogFile: logFile})
+	s, err := session.Open(session.Config{Plugin: plugin, Set: set, LogFile: logFile, PluginEnv: pluginEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +148,13 @@ func files(t *testing.T, dir string) []string {
 	return names
 }
 
+// pluginEnv is what the test plugins read from their environment, passed
+// to them as --plugin-env passes it (no other variable of the host's
+// environment reaches a plugin).
+var pluginEnv = []string{"SCRIPTED_SCRIPT", "HANDSHAKE_FAULT"}
+
 // script writes a scripted plugin's script and points the plugin at it
-// (the plugin inherits the host's environment). It returns the file its
-// calls are recorded in.
+// (through pluginEnv). It returns the file its calls are recorded in.
 func script(t *testing.T, s map[string]any) (calls string) {
 	t.Helper()
 	dir := t.TempDir()

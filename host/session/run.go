@@ -12,6 +12,7 @@ import (
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/ledger"
 	"github.com/demohost/demohost/host/runner"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/subject"
 )
 
@@ -76,7 +77,8 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) Outcome {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	l, err := ledger.Open(opts.ChaosDir, ledger.Run{Plugin: s.Path, Options: s.Options, PID: os.Getpid()})
+	l, err := ledger.Open(opts.ChaosDir, ledger.Run{Plugin: s.Path, SHA256: s.Identity.SHA256, Owner: s.Identity.Owner,
+		PluginEnv: s.launch.Env, Options: s.Options, PID: os.Getpid()})
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("%w; demohost records faults there before injecting them: make %s writable", err, opts.ChaosDir)}
 	}
@@ -141,12 +143,14 @@ func (s *Session) show(ctx context.Context, r *runner.Runner, view View) (j *jou
 func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Writer) {
 	left := l.Unreverted()
 	if len(left) > 0 {
-		fmt.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process\n", plural(len(left), "fault"))
+		sanitize.Fprintf(stderr, "demohost: the plugin died with %s active; reverting through a fresh plugin process", plural(len(left), "fault"))
+	} else {
+		sanitize.Fprintf(stderr, "demohost: the plugin died; tearing down what it left through a fresh plugin process")
 	}
 	p, err := s.Relaunch()
 	if err != nil {
 		s.Log.Error("relaunch after a crash failed", "error", err)
-		fmt.Fprintf(stderr, "demohost: could not start the plugin again to clean up after it died: %v\n", err)
+		sanitize.Fprintf(stderr, "demohost: could not start the plugin again to clean up after it died: %v", err)
 		return
 	}
 	for _, id := range left {
@@ -169,7 +173,7 @@ func (s *Session) afterCrash(l *ledger.Ledger, j *journal.Journal, stderr io.Wri
 	err = p.Teardown(ctx, func(line subject.Line) { s.Log.Info("teardown after crash: " + line.Message) })
 	if err != nil {
 		s.Log.Error("teardown after a crash failed", "error", err)
-		fmt.Fprintf(stderr, "demohost: tearing down after the plugin died failed: %v\n", err)
+		sanitize.Fprintf(stderr, "demohost: tearing down after the plugin died failed: %v", err)
 	} else if j != nil {
 		j.Events = append(j.Events, journal.Event{At: time.Now(), Kind: journal.KindTeardown, Message: "torn down through a fresh plugin process after the plugin died"})
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/demohost/demohost/host/pluginhost"
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/host/subject"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	LogFile string
 	// StartTimeout bounds the handshake (0: pluginhost's default).
 	StartTimeout time.Duration
+	// PluginEnv names variables passed to the plugin besides those
+	// pluginhost.PluginEnv always passes (--plugin-env NAME).
+	PluginEnv []string
 }
 
 // Session is a launched and configured plugin with its chapters checked,
@@ -41,8 +45,10 @@ type Config struct {
 type Session struct {
 	Log     hclog.Logger
 	LogPath string
-	// Path is the plugin executable.
-	Path string
+	// Path is the plugin executable; Identity what of it runs (recorded in
+	// the chaos log for recover, and pinned for every relaunch).
+	Path     string
+	Identity pluginhost.Identity
 	// Description, Options (checked, defaults filled) and Chapters (checked,
 	// faults' parameters filled) are what the plugin said at Open.
 	Description subject.Description
@@ -86,10 +92,13 @@ func Open(cfg Config) (_ *Session, err error) {
 		return nil, err
 	}
 	s.Log.Info("launching plugin", "path", s.Path, "pinned", cfg.SHA256 != "")
-	s.launch = pluginhost.Config{Path: s.Path, SHA256: cfg.SHA256, Logger: s.Log.Named("plugin"), StartTimeout: cfg.StartTimeout}
+	s.launch = pluginhost.Config{Path: s.Path, SHA256: cfg.SHA256, Env: cfg.PluginEnv, Logger: s.Log.Named("plugin"), StartTimeout: cfg.StartTimeout}
 	if s.plugin, err = pluginhost.Launch(s.launch); err != nil {
 		return nil, err
 	}
+	// A relaunch (after a crash, or r) runs this very build, or nothing.
+	s.Identity = s.plugin.Identity
+	s.launch.SHA256 = s.Identity.SHA256
 	p, err := Prepare(context.Background(), s.plugin.Subject, cfg.Set, "plugin "+s.Path, s.CallError)
 	if err != nil {
 		return nil, err
@@ -231,7 +240,7 @@ func (s *Session) Shutdown(stderr io.Writer) {
 		})
 		if p.Shutdown(s.stopWaiting) {
 			s.Log.Warn("stopped waiting for the plugin; it finishes its cleanup on its own", "pid", p.PID())
-			fmt.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own\n", p.PID())
+			sanitize.Fprintf(stderr, "demohost: stopped waiting; the plugin (pid %d) finishes reverting and tearing down on its own", p.PID())
 		}
 		slow.Stop()
 	}

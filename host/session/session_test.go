@@ -334,7 +334,7 @@ func TestRelaunch(t *testing.T) {
 // the fault injected through s's plugin, the log closed with it unreverted.
 func abandon(t *testing.T, s *session.Session, dir string) {
 	t.Helper()
-	l, err := ledger.Open(dir, ledger.Run{Plugin: s.Path, Options: s.Options, PID: 1})
+	l, err := ledger.Open(dir, ledger.Run{Plugin: s.Path, SHA256: s.Identity.SHA256, Owner: s.Identity.Owner, PluginEnv: pluginEnv, Options: s.Options, PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestFailedOpenLeavesNoPlugin(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			script(t, tt.script)
-			_, err := session.Open(session.Config{Plugin: scriptedPlg, Set: tt.set, LogFile: filepath.Join(t.TempDir(), "log")})
+			_, err := session.Open(session.Config{Plugin: scriptedPlg, Set: tt.set, LogFile: filepath.Join(t.TempDir(), "log"), PluginEnv: pluginEnv})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("Open = %v; want one line containing %q", err, tt.want)
 			}

@@ -33,8 +33,8 @@ type signalActions struct {
 //  3. exit at once (the plugin still reverts: it notices its host is gone).
 //
 // A first signal after the run has ended goes straight to step 2. SIGPIPE
-// (stdout gone) is ignored by the command, not handled here: the run goes
-// on and its reports still reach their files.
+// (stdout gone) is handled by the command, not here: the run goes on and
+// its reports still reach their files.
 type signals struct {
 	act         signalActions
 	stopped     chan struct{}

@@ -12,6 +12,9 @@ type Health struct {
 	Violations []Violation
 	// Error is set when the subject could not be observed.
 	Error string
+	// Note says what the host left out of an over-large snapshot (see
+	// LimitHealth); empty when nothing was.
+	Note string
 }
 
 // Node is one member of the cluster.

@@ -6,6 +6,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/uniseg"
 
+	"github.com/demohost/demohost/host/sanitize"
 	"github.com/demohost/demohost/sdk/markup"
 )
 
@@ -35,17 +36,22 @@ func runeWidth(r rune) int {
 }
 
 // text draws str at (x, y), never past x+maxW, and returns the columns used.
-// It hands the screen substrings of str: no allocation per cell.
+// It hands the screen substrings of str: no allocation per cell. Escape
+// sequences and control characters (plugin text may hold any) are skipped
+// whole, never drawn (see package sanitize).
 func (c canvas) text(x, y, maxW int, str string, st tcell.Style) int {
 	used := 0
 	for str != "" {
 		var g string
 		var w int
+		if b := str[0]; b < ' ' || b >= 0x7f {
+			if n := sanitize.Skip(str); n > 0 {
+				str = str[n:]
+				continue
+			}
+		}
 		if str[0] < 0x80 && (len(str) == 1 || str[1] < 0x80) { // ASCII fast path
 			g, str, w = str[:1], str[1:], 1
-			if g[0] < ' ' || g[0] == 0x7f {
-				w = 0
-			}
 		} else {
 			g, str, w, _ = uniseg.FirstGraphemeClusterInString(str, -1)
 		}

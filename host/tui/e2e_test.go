@@ -28,7 +28,10 @@ type tmuxTerm struct {
 func newTmux(t *testing.T, w, h int) *tmuxTerm {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
+		if testing.Short() {
+			t.Skip("-short: tmux is not installed")
+		}
+		t.Fatal("tmux is not installed: the end-to-end terminal test needs it; run `make prereqs` (or apt-get install tmux), or go test -short to skip it")
 	}
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("demohost-%s-%d", t.Name(), os.Getpid())}
 	tm.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen-256color bash --norc --noprofile")
@@ -283,6 +286,12 @@ func TestE2EPluginCrashThenRestartWithR(t *testing.T) {
 	tm.waitScreen(30*time.Second, "● node-")
 	if strings.Contains(tm.screen(), "plugin error") {
 		t.Fatalf("the error banner stayed after the restart:\n%s", tm.screen())
+	}
+	// The fault the dead process left is reverted through the fresh one:
+	// the events say so, and the badge goes with it.
+	tm.waitScreen(30*time.Second, "revert      reverted kill one node")
+	if !tm.shows(10*time.Second, func(screen string) bool { return !strings.Contains(screen, "⚡") }) {
+		t.Errorf("the fault badge stayed after the fault was reverted:\n%s", tm.screen())
 	}
 	advanceTo(t, tm, fmt.Sprintf("[%d/%d] %s", len(titles), len(titles), titles[len(titles)-1]))
 	tm.keys("q")

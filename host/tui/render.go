@@ -56,7 +56,7 @@ func render(s tcell.Screen, snap *runner.Snapshot, v *view, now time.Time) {
 	drawLines(c, c.box(rect{left.x, left.y, left.w, ch}, clusterTitle(snap.Health), c.th.border()), clusterLines)
 	drawMetrics(c, snap.Health, v, c.box(rect{left.x, left.y + ch, left.w, left.h - ch}, "metrics", c.th.border()))
 
-	title, narration := narrationContent(c.th, snap, now, right.w-2)
+	title, narration := narrationContent(c.th, snap, v, now, right.w-2)
 	nh := clamp(len(narration)+2, 5, right.h*2/3)
 	drawLines(c, c.box(rect{right.x, right.y, right.w, nh}, title, c.th.border()), narration)
 	drawEvents(c, snap.Events, c.box(rect{right.x, right.y + nh, right.w, right.h - nh}, "events", c.th.border()))
@@ -235,6 +235,9 @@ func clusterContent(th theme, h *subject.Health, rows int) []styledLine {
 	if h.Error != "" {
 		lines = append(lines, styledLine{{"⚠ health: " + h.Error, th.bad()}})
 	}
+	if h.Note != "" {
+		lines = append(lines, styledLine{{"⚠ " + h.Note, th.warn()}})
+	}
 	for _, vi := range h.Violations {
 		st := th.bad()
 		switch vi.Severity {
@@ -284,6 +287,9 @@ func clusterNeed(h *subject.Health) int {
 	if h.Error != "" {
 		n++
 	}
+	if h.Note != "" {
+		n++
+	}
 	return n
 }
 
@@ -304,15 +310,12 @@ func hiddenNodes(nodes []subject.Node) string {
 
 // narrationContent is the chapter's title and the lines under it: the
 // narration, countdown, action status and expectations.
-func narrationContent(th theme, snap *runner.Snapshot, now time.Time, width int) (string, []styledLine) {
+func narrationContent(th theme, snap *runner.Snapshot, v *view, now time.Time, width int) (string, []styledLine) {
 	cur := snap.Current
 	if cur == nil {
 		return "demo", []styledLine{{{"The demo starts once the subject is set up.", th.dim()}}}
 	}
-	var lines []styledLine
-	for _, l := range wrap(th.cells(cur.Narration, th.base()), width) {
-		lines = append(lines, segments(l))
-	}
+	lines := append([]styledLine(nil), v.narrationLines(cur.Narration, width)...)
 	lines = append(lines, nil)
 	if cur.CountdownUntil.After(now) {
 		lines = append(lines, styledLine{{fmt.Sprintf("⏳ chaos in %ds", secondsLeft(now, cur.CountdownUntil)), th.warn().Bold(true)}})

@@ -27,7 +27,33 @@ type view struct {
 	totals     map[string]sample    // per counter metric: the last total seen
 	lastSeen   *subject.Health      // the health snapshot history was last fed from
 	watches    []watchPanel
-	frame      frame // what the screen was last given
+	frame      frame   // what the screen was last given
+	narration  wrapped // the current narration, wrapped
+}
+
+// wrapped is a narration parsed and wrapped to a width, kept until either
+// changes: done every frame, a large narration cost more than a frame.
+type wrapped struct {
+	text  string
+	width int
+	lines []styledLine
+}
+
+// narrationLines is text (narration markup) wrapped to width, from the
+// cache when neither changed since the last frame.
+func (v *view) narrationLines(text string, width int) []styledLine {
+	if n := &v.narration; n.lines != nil && n.width == width && n.text == text {
+		return n.lines
+	}
+	var lines []styledLine
+	for _, l := range wrap(v.th.cells(text, v.th.base()), width) {
+		lines = append(lines, segments(l))
+	}
+	if lines == nil {
+		lines = []styledLine{}
+	}
+	v.narration = wrapped{text: text, width: width, lines: lines}
+	return lines
 }
 
 // watchSource is a --watch process as the view reads it (*watch.Process).

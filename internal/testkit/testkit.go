@@ -21,6 +21,7 @@ import (
 const (
 	ExamplePlugin   = "plugins/example/cmd/demohost-example"
 	ScriptedPlugin  = "internal/testplugins/scripted"
+	HostilePlugin   = "internal/testplugins/hostile"
 	DemohostCommand = "cmd/demohost"
 )
 

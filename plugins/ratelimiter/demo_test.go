@@ -264,17 +264,7 @@ func TestPluginSIGKILLedWhileRedisIsPausedInDocker(t *testing.T) {
 	dir := t.TempDir()
 	run, lines := startHeadless(t, host, dir, "--set", "runtime=docker")
 	waitPaused(t, lines)
-	var plugins []string // the plugin itself, not the nodes it runs in containers
-	for _, p := range processesOf(pluginBinary) {
-		if strings.HasSuffix(p, ": "+pluginBinary) {
-			plugins = append(plugins, p)
-		}
-	}
-	if len(plugins) != 1 {
-		t.Fatalf("want one plugin process, found %v", plugins)
-	}
-	var pid int
-	fmt.Sscan(plugins[0], &pid)
+	pid := thePlugin(t)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,12 @@ package ratelimiter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/demohost/demohost/plugins/ratelimiter/limiter"
 	"github.com/demohost/demohost/sdk"
 	"github.com/demohost/demohost/sdk/leftovers"
 	"github.com/demohost/demohost/sdk/process"
@@ -55,6 +60,9 @@ func (c *localCluster) Start(ctx context.Context, progress sdk.Progress) error {
 		return err
 	}
 	c.redisAddr = "127.0.0.1:" + strconv.Itoa(port)
+	if err := c.portFree(c.redisAddr, "Redis"); err != nil {
+		return err
+	}
 	spec := process.Spec{Name: "redis", Dir: dir, LogPath: filepath.Join(dir, "redis.log")}
 	if c.redisBinary != "" {
 		spec.Path = c.redisBinary
@@ -72,6 +80,9 @@ func (c *localCluster) Start(ctx context.Context, progress sdk.Progress) error {
 	defer rdb.Close()
 	if err := process.WaitReady(ctx, c.redis, 10*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
 		return fmt.Errorf("%s on %s: %w (log: %s)", spec.Name, c.redisAddr, err, spec.LogPath)
+	}
+	if err := c.redisIsOurs(ctx, rdb); err != nil {
+		return err
 	}
 	progress.Info(fmt.Sprintf("%s answering on %s (pid %d)", spec.Name, c.redisAddr, c.redis.Pid()))
 
@@ -109,11 +120,72 @@ func (c *localCluster) startNode(ctx context.Context, i int) error {
 	c.mu.Lock()
 	p, ref := c.nodes[i], c.refs[i]
 	c.mu.Unlock()
+	if err := c.portFree(ref.Addr, ref.ID); err != nil {
+		return err
+	}
 	if err := c.startAndRecord(p); err != nil {
 		return err
 	}
 	if err := process.WaitReady(ctx, p, 10*time.Second, httpProbe("http://"+ref.Addr+"/health")); err != nil {
 		return fmt.Errorf("%s on %s: %w (log: %s)", ref.ID, ref.Addr, err, filepath.Join(c.dir, ref.ID+".log"))
+	}
+	return nodeIsOurs(ctx, ref, p.Pid())
+}
+
+// portFree refuses a fixed port (base_port) another program listens on: the
+// readiness check would find that program answering, and the demo would
+// send its traffic there (another demo's Redis and nodes).
+func (c *localCluster) portFree(addr, what string) error {
+	if c.basePort == 0 {
+		return nil // a port FreePort found free; the identity checks cover the rest
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("port %s (%s) is in use by another program, another demo perhaps: set base_port to a free range, or to 0 to use free ports", addr, what)
+	}
+	return l.Close()
+}
+
+// redisIsOurs checks that the Redis answering on the cluster's address is
+// the process just started: redis-server says its pid (INFO server); the
+// embedded stand-in, which does not, must still be running.
+func (c *localCluster) redisIsOurs(ctx context.Context, rdb *redis.Client) error {
+	if c.redisBinary == "" {
+		if c.redis.State() != process.Running {
+			return fmt.Errorf("the embedded Redis on %s exited: another program answers there; set base_port to a free range, or to 0", c.redisAddr)
+		}
+		return nil
+	}
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return fmt.Errorf("redis-server on %s: %w", c.redisAddr, err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if pid, _ := strconv.Atoi(v); pid != c.redis.Pid() {
+				return fmt.Errorf("the Redis answering on %s is pid %d, not the redis-server just started (pid %d): another demo or service listens there; set base_port to a free range, or to 0", c.redisAddr, pid, c.redis.Pid())
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the Redis answering on %s does not say its pid (INFO server): it may not be the redis-server just started", c.redisAddr)
+}
+
+// nodeIsOurs checks that the node answering on ref's address is process
+// pid, from its /health.
+func nodeIsOurs(ctx context.Context, ref nodeRef, pid int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ref.Addr+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", ref.ID, ref.Addr, err)
+	}
+	defer resp.Body.Close()
+	var h limiter.Health
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil || h.PID != pid {
+		return fmt.Errorf("the node answering on %s is not %s just started (pid %d): another demo or service listens there; set base_port to a free range, or to 0", ref.Addr, ref.ID, pid)
 	}
 	return nil
 }

@@ -90,7 +90,10 @@ func newTarget(t *testing.T) *Target {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tg.Ping(ctx); err != nil {
-		t.Skipf("no docker engine: %v", err)
+		if testing.Short() {
+			t.Skipf("-short: no docker engine: %v", err)
+		}
+		t.Fatalf("no Docker engine (%v): these tests run against the real one; start it (docker info must work), or go test -short to skip them", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

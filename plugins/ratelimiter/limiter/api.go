@@ -53,6 +53,9 @@ type Health struct {
 	Node       string `json:"node"`
 	Redis      string `json:"redis"` // "ok" or the last error
 	FailPolicy string `json:"fail_policy"`
+	// PID is the node's process, so whoever started it can tell that the
+	// process answering on its port is that one.
+	PID int `json:"pid"`
 }
 
 // Admitted is the answer of GET /api/admitted: what this node admitted,

@@ -42,7 +42,10 @@ const (
 // Target: node and cluster decisions/s at least 50% of the EVALSHA ceiling.
 func BenchmarkThroughput(b *testing.B) {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
-		b.Skip("redis-benchmark not installed (apt-get install redis-tools)")
+		if testing.Short() {
+			b.Skip("-short: redis-benchmark not installed")
+		}
+		b.Fatal("redis-benchmark is not installed: run `make prereqs` (or apt-get install redis-tools), or -short to skip this benchmark")
 	}
 	_, addr := testredis.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})

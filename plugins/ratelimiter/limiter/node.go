@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,7 +291,7 @@ func (n *Node) Admitted() Admitted {
 func (n *Node) Health() Health {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	h := Health{Node: n.cfg.ID, Redis: "ok", FailPolicy: n.cfg.FailPolicy}
+	h := Health{Node: n.cfg.ID, Redis: "ok", FailPolicy: n.cfg.FailPolicy, PID: os.Getpid()}
 	if n.redisErr != "" {
 		h.Redis = n.redisErr
 	}
