@@ -54,6 +54,7 @@ bench: build
 ## proto: regenerate the host's and the sdk's Go code from proto/demohost/v2/subject.proto
 proto:
 	bash proto/generate.sh
+	bash plugins/jobqueue/generate.sh
 
 clean:
 	rm -rf $(BIN) $(foreach p,$(PLUGINS),plugins/$(p)/demohost-$(p))

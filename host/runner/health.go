@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/demohost/demohost/host/journal"
@@ -185,6 +186,9 @@ func (rc *recorder) recordNodes(now time.Time, h *subject.Health) {
 
 func (rc *recorder) recordMetrics(now time.Time, h *subject.Health) {
 	for _, m := range h.Metrics {
+		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			continue // JSON has no NaN: one such value would lose the whole report
+		}
 		if last, ok := rc.lastSample[m.Name]; ok && now.Sub(last) < metricEvery {
 			continue
 		}

@@ -3,6 +3,8 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -410,5 +412,22 @@ func TestFaultTargetIsFilledInAtTheInjection(t *testing.T) {
 	e := expectation(t, j, 0, 0)
 	if !e.Met || e.Description != "node node-1 DOWN within 3s" {
 		t.Errorf("expectation = %+v, want met and described with the node the fault hit", e)
+	}
+}
+
+// A plugin's NaN or infinite metric value never costs the report (JSON has
+// no NaN): the sample is left out of the journal's series.
+func TestNonFiniteMetricValuesKeepTheJournalWritable(t *testing.T) {
+	h := calm
+	h.Metrics = []subject.Metric{{Name: "ratio", Value: math.NaN()}, {Name: "rate", Value: math.Inf(1)}, {Name: "ok", Value: 1}}
+	j := runModes(t, newScripted(h), subject.Chapter{ID: "1", Title: "calm",
+		Expectations: []subject.Expectation{{Check: allUp(), Within: time.Second}}})
+	if err := j.Encode(io.Discard); err != nil {
+		t.Fatalf("the journal cannot be written: %v", err)
+	}
+	for _, m := range j.Metrics {
+		if m.Name != "ok" {
+			t.Errorf("series %q kept a value JSON cannot hold: %+v", m.Name, m.Points)
+		}
 	}
 }

@@ -239,14 +239,14 @@ func clusterContent(th theme, h *subject.Health, rows int) []styledLine {
 		lines = append(lines, styledLine{{"⚠ " + h.Note, th.warn()}})
 	}
 	for _, vi := range h.Violations {
-		st := th.bad()
+		st, glyph := th.bad(), "⚠ "
 		switch vi.Severity {
 		case subject.Warning:
 			st = th.warn()
-		case subject.Info:
-			st = th.dim()
+		case subject.Info: // informational: worth a line, not an alarm
+			st, glyph = th.dim(), "· "
 		}
-		text := "⚠ " + vi.Invariant
+		text := glyph + vi.Invariant
 		if vi.Target != "" {
 			text += " " + vi.Target
 		}

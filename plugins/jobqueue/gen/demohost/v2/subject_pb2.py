@@ -22,7 +22,7 @@ DESCRIPTOR = _descriptor.FileDescriptor(
   name='demohost/v2/subject.proto',
   package='demohost.v2',
   syntax='proto3',
-  serialized_pb=_b('\n\x19\x64\x65mohost/v2/subject.proto\x12\x0b\x64\x65mohost.v2\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x98\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12(\n\x07options\x18\x04 \x03(\x0b\x32\x17.demohost.v2.OptionSpec\x12&\n\x06\x66\x61ults\x18\x05 \x03(\x0b\x32\x16.demohost.v2.FaultKind\"q\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.demohost.v2.OptionType\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x03 \x01(\t\x12\x0c\n\x04help\x18\x04 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\"g\n\tFaultKind\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x03(\x0b\x32\x17.demohost.v2.OptionSpec\"\x7f\n\x10\x43onfigureRequest\x12;\n\x07options\x18\x01 \x03(\x0b\x32*.demohost.v2.ConfigureRequest.OptionsEntry\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11\x43onfigureResponse\"\x0e\n\x0cSetupRequest\"\x11\n\x0fTeardownRequest\"D\n\x08Progress\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\'\n\x08severity\x18\x02 \x01(\x0e\x32\x15.demohost.v2.Severity\"\x11\n\x0f\x43haptersRequest\":\n\x10\x43haptersResponse\x12&\n\x08\x63hapters\x18\x01 \x03(\x0b\x32\x14.demohost.v2.Chapter\"\xa2\x02\n\x07\x43hapter\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x11\n\tnarration\x18\x03 \x01(\t\x12\x10\n\x08key_hint\x18\x04 \x01(\t\x12\x14\n\x0c\x61uto_advance\x18\x05 \x01(\x08\x12\x16\n\x0e\x62locks_advance\x18\x06 \x01(\x08\x12\x12\n\nhas_action\x18\x07 \x01(\x08\x12!\n\x05\x66\x61ult\x18\x08 \x01(\x0b\x32\x12.demohost.v2.Fault\x12,\n\tcountdown\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crevert_chaos\x18\n \x01(\x08\x12.\n\x0c\x65xpectations\x18\x0b \x03(\x0b\x32\x18.demohost.v2.Expectation\"\xd4\x01\n\x05\x46\x61ult\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x06params\x18\x06 \x03(\x0b\x32\x1e.demohost.v2.Fault.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x92\x02\n\x0b\x45xpectation\x12%\n\x05\x63heck\x18\x01 \x01(\x0e\x32\x16.demohost.v2.CheckKind\x12\x11\n\tinvariant\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.demohost.v2.NodeState\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12)\n\x06within\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12*\n\x04mode\x18\x08 \x01(\x0e\x32\x1c.demohost.v2.ExpectationMode\x12\x13\n\x0bwhile_fault\x18\t \x01(\x08\")\n\x13\x45nterChapterRequest\x12\x12\n\nchapter_id\x18\x01 \x01(\t\"7\n\x12InjectChaosRequest\x12!\n\x05\x66\x61ult\x18\x01 \x01(\x0b\x32\x12.demohost.v2.Fault\"E\n\x13InjectChaosResponse\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"W\n\x12RevertChaosRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12!\n\x05\x66\x61ult\x18\x02 \x01(\x0b\x32\x12.demohost.v2.Fault\x12\x0e\n\x06target\x18\x03 \x01(\t\"%\n\x13RevertChaosResponse\x12\x0e\n\x06\x64\x65tail\x18\x01 \x01(\t\"\x12\n\x10GetHealthRequest\"A\n\x12WatchHealthRequest\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe9\x01\n\x0eHealthSnapshot\x12,\n\x08taken_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x05nodes\x18\x02 \x03(\x0b\x32\x11.demohost.v2.Node\x12$\n\x07metrics\x18\x03 \x03(\x0b\x32\x13.demohost.v2.Metric\x12&\n\x08\x63ounters\x18\x04 \x03(\x0b\x32\x14.demohost.v2.Counter\x12*\n\nviolations\x18\x05 \x03(\x0b\x32\x16.demohost.v2.Violation\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"v\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.demohost.v2.NodeState\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"Z\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12%\n\x04kind\x18\x04 \x01(\x0e\x32\x17.demohost.v2.MetricKind\"4\n\x07\x43ounter\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x03\"\x93\x01\n\tViolation\x12\x11\n\tinvariant\x18\x01 \x01(\t\x12\'\n\x08severity\x18\x02 \x01(\x0e\x32\x15.demohost.v2.Severity\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*/\n\x08Severity\x12\x08\n\x04INFO\x10\x00\x12\x0b\n\x07WARNING\x10\x01\x12\x0c\n\x08\x43RITICAL\x10\x02*D\n\tNodeState\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x06\n\x02UP\x10\x01\x12\x08\n\x04\x44OWN\x10\x02\x12\n\n\x06PAUSED\x10\x03\x12\x0c\n\x08\x44\x45GRADED\x10\x04*N\n\nOptionType\x12\n\n\x06STRING\x10\x00\x12\x07\n\x03INT\x10\x01\x12\x08\n\x04\x42OOL\x10\x02\x12\x0c\n\x08\x44URATION\x10\x03\x12\t\n\x05\x46LOAT\x10\x04\x12\x08\n\x04\x45NUM\x10\x05*\x9d\x01\n\tCheckKind\x12\x1a\n\x16\x43HECK_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11VIOLATION_PRESENT\x10\x01\x12\x14\n\x10VIOLATION_ABSENT\x10\x02\x12\x13\n\x0f\x41LL_NODES_STATE\x10\x03\x12\x0e\n\nNODE_STATE\x10\x04\x12\x10\n\x0cMETRIC_ABOVE\x10\x05\x12\x10\n\x0cMETRIC_BELOW\x10\x06*C\n\x0f\x45xpectationMode\x12\x0e\n\nEVENTUALLY\x10\x00\x12\t\n\x05HOLDS\x10\x01\x12\n\n\x06\x42\x45\x46ORE\x10\x02\x12\t\n\x05\x41\x46TER\x10\x03*.\n\nMetricKind\x12\t\n\x05GAUGE\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\x08\n\x04RATE\x10\x02\x32\xee\x05\n\x07Subject\x12G\n\x08\x44\x65scribe\x12\x1c.demohost.v2.DescribeRequest\x1a\x1d.demohost.v2.DescribeResponse\x12J\n\tConfigure\x12\x1d.demohost.v2.ConfigureRequest\x1a\x1e.demohost.v2.ConfigureResponse\x12G\n\x08\x43hapters\x12\x1c.demohost.v2.ChaptersRequest\x1a\x1d.demohost.v2.ChaptersResponse\x12;\n\x05Setup\x12\x19.demohost.v2.SetupRequest\x1a\x15.demohost.v2.Progress0\x01\x12\x41\n\x08Teardown\x12\x1c.demohost.v2.TeardownRequest\x1a\x15.demohost.v2.Progress0\x01\x12I\n\x0c\x45nterChapter\x12 .demohost.v2.EnterChapterRequest\x1a\x15.demohost.v2.Progress0\x01\x12P\n\x0bInjectChaos\x12\x1f.demohost.v2.InjectChaosRequest\x1a .demohost.v2.InjectChaosResponse\x12P\n\x0bRevertChaos\x12\x1f.demohost.v2.RevertChaosRequest\x1a .demohost.v2.RevertChaosResponse\x12G\n\tGetHealth\x12\x1d.demohost.v2.GetHealthRequest\x1a\x1b.demohost.v2.HealthSnapshot\x12M\n\x0bWatchHealth\x12\x1f.demohost.v2.WatchHealthRequest\x1a\x1b.demohost.v2.HealthSnapshot0\x01\x62\x06proto3')
+  serialized_pb=_b('\n\x19\x64\x65mohost/v2/subject.proto\x12\x0b\x64\x65mohost.v2\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x98\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12(\n\x07options\x18\x04 \x03(\x0b\x32\x17.demohost.v2.OptionSpec\x12&\n\x06\x66\x61ults\x18\x05 \x03(\x0b\x32\x16.demohost.v2.FaultKind\"q\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.demohost.v2.OptionType\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x03 \x01(\t\x12\x0c\n\x04help\x18\x04 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\"g\n\tFaultKind\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x03(\x0b\x32\x17.demohost.v2.OptionSpec\"\x7f\n\x10\x43onfigureRequest\x12;\n\x07options\x18\x01 \x03(\x0b\x32*.demohost.v2.ConfigureRequest.OptionsEntry\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11\x43onfigureResponse\"\x0e\n\x0cSetupRequest\"\x11\n\x0fTeardownRequest\"D\n\x08Progress\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\'\n\x08severity\x18\x02 \x01(\x0e\x32\x15.demohost.v2.Severity\"\x11\n\x0f\x43haptersRequest\":\n\x10\x43haptersResponse\x12&\n\x08\x63hapters\x18\x01 \x03(\x0b\x32\x14.demohost.v2.Chapter\"\xb0\x02\n\x07\x43hapter\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x11\n\tnarration\x18\x03 \x01(\t\x12\x10\n\x08key_hint\x18\x04 \x01(\t\x12\x14\n\x0c\x61uto_advance\x18\x05 \x01(\x08\x12\x16\n\x0e\x62locks_advance\x18\x06 \x01(\x08\x12\x12\n\nhas_action\x18\x07 \x01(\x08\x12!\n\x05\x66\x61ult\x18\x08 \x01(\x0b\x32\x12.demohost.v2.Fault\x12,\n\tcountdown\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crevert_chaos\x18\n \x01(\x08\x12.\n\x0c\x65xpectations\x18\x0b \x03(\x0b\x32\x18.demohost.v2.Expectation\x12\x0c\n\x04skip\x18\x0c \x01(\t\"\xd4\x01\n\x05\x46\x61ult\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x06params\x18\x06 \x03(\x0b\x32\x1e.demohost.v2.Fault.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x92\x02\n\x0b\x45xpectation\x12%\n\x05\x63heck\x18\x01 \x01(\x0e\x32\x16.demohost.v2.CheckKind\x12\x11\n\tinvariant\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.demohost.v2.NodeState\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12)\n\x06within\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12*\n\x04mode\x18\x08 \x01(\x0e\x32\x1c.demohost.v2.ExpectationMode\x12\x13\n\x0bwhile_fault\x18\t \x01(\x08\")\n\x13\x45nterChapterRequest\x12\x12\n\nchapter_id\x18\x01 \x01(\t\"7\n\x12InjectChaosRequest\x12!\n\x05\x66\x61ult\x18\x01 \x01(\x0b\x32\x12.demohost.v2.Fault\"E\n\x13InjectChaosResponse\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"W\n\x12RevertChaosRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12!\n\x05\x66\x61ult\x18\x02 \x01(\x0b\x32\x12.demohost.v2.Fault\x12\x0e\n\x06target\x18\x03 \x01(\t\"%\n\x13RevertChaosResponse\x12\x0e\n\x06\x64\x65tail\x18\x01 \x01(\t\"\x12\n\x10GetHealthRequest\"A\n\x12WatchHealthRequest\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe9\x01\n\x0eHealthSnapshot\x12,\n\x08taken_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x05nodes\x18\x02 \x03(\x0b\x32\x11.demohost.v2.Node\x12$\n\x07metrics\x18\x03 \x03(\x0b\x32\x13.demohost.v2.Metric\x12&\n\x08\x63ounters\x18\x04 \x03(\x0b\x32\x14.demohost.v2.Counter\x12*\n\nviolations\x18\x05 \x03(\x0b\x32\x16.demohost.v2.Violation\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"v\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.demohost.v2.NodeState\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"Z\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12%\n\x04kind\x18\x04 \x01(\x0e\x32\x17.demohost.v2.MetricKind\"4\n\x07\x43ounter\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x03\"\x93\x01\n\tViolation\x12\x11\n\tinvariant\x18\x01 \x01(\t\x12\'\n\x08severity\x18\x02 \x01(\x0e\x32\x15.demohost.v2.Severity\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*/\n\x08Severity\x12\x08\n\x04INFO\x10\x00\x12\x0b\n\x07WARNING\x10\x01\x12\x0c\n\x08\x43RITICAL\x10\x02*D\n\tNodeState\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x06\n\x02UP\x10\x01\x12\x08\n\x04\x44OWN\x10\x02\x12\n\n\x06PAUSED\x10\x03\x12\x0c\n\x08\x44\x45GRADED\x10\x04*N\n\nOptionType\x12\n\n\x06STRING\x10\x00\x12\x07\n\x03INT\x10\x01\x12\x08\n\x04\x42OOL\x10\x02\x12\x0c\n\x08\x44URATION\x10\x03\x12\t\n\x05\x46LOAT\x10\x04\x12\x08\n\x04\x45NUM\x10\x05*\x9d\x01\n\tCheckKind\x12\x1a\n\x16\x43HECK_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11VIOLATION_PRESENT\x10\x01\x12\x14\n\x10VIOLATION_ABSENT\x10\x02\x12\x13\n\x0f\x41LL_NODES_STATE\x10\x03\x12\x0e\n\nNODE_STATE\x10\x04\x12\x10\n\x0cMETRIC_ABOVE\x10\x05\x12\x10\n\x0cMETRIC_BELOW\x10\x06*C\n\x0f\x45xpectationMode\x12\x0e\n\nEVENTUALLY\x10\x00\x12\t\n\x05HOLDS\x10\x01\x12\n\n\x06\x42\x45\x46ORE\x10\x02\x12\t\n\x05\x41\x46TER\x10\x03*.\n\nMetricKind\x12\t\n\x05GAUGE\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\x08\n\x04RATE\x10\x02\x32\xee\x05\n\x07Subject\x12G\n\x08\x44\x65scribe\x12\x1c.demohost.v2.DescribeRequest\x1a\x1d.demohost.v2.DescribeResponse\x12J\n\tConfigure\x12\x1d.demohost.v2.ConfigureRequest\x1a\x1e.demohost.v2.ConfigureResponse\x12G\n\x08\x43hapters\x12\x1c.demohost.v2.ChaptersRequest\x1a\x1d.demohost.v2.ChaptersResponse\x12;\n\x05Setup\x12\x19.demohost.v2.SetupRequest\x1a\x15.demohost.v2.Progress0\x01\x12\x41\n\x08Teardown\x12\x1c.demohost.v2.TeardownRequest\x1a\x15.demohost.v2.Progress0\x01\x12I\n\x0c\x45nterChapter\x12 .demohost.v2.EnterChapterRequest\x1a\x15.demohost.v2.Progress0\x01\x12P\n\x0bInjectChaos\x12\x1f.demohost.v2.InjectChaosRequest\x1a .demohost.v2.InjectChaosResponse\x12P\n\x0bRevertChaos\x12\x1f.demohost.v2.RevertChaosRequest\x1a .demohost.v2.RevertChaosResponse\x12G\n\tGetHealth\x12\x1d.demohost.v2.GetHealthRequest\x1a\x1b.demohost.v2.HealthSnapshot\x12M\n\x0bWatchHealth\x12\x1f.demohost.v2.WatchHealthRequest\x1a\x1b.demohost.v2.HealthSnapshot0\x01\x62\x06proto3')
   ,
   dependencies=[google_dot_protobuf_dot_duration__pb2.DESCRIPTOR,google_dot_protobuf_dot_timestamp__pb2.DESCRIPTOR,])
 
@@ -47,8 +47,8 @@ _SEVERITY = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=2658,
-  serialized_end=2705,
+  serialized_start=2672,
+  serialized_end=2719,
 )
 _sym_db.RegisterEnumDescriptor(_SEVERITY)
 
@@ -82,8 +82,8 @@ _NODESTATE = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=2707,
-  serialized_end=2775,
+  serialized_start=2721,
+  serialized_end=2789,
 )
 _sym_db.RegisterEnumDescriptor(_NODESTATE)
 
@@ -121,8 +121,8 @@ _OPTIONTYPE = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=2777,
-  serialized_end=2855,
+  serialized_start=2791,
+  serialized_end=2869,
 )
 _sym_db.RegisterEnumDescriptor(_OPTIONTYPE)
 
@@ -164,8 +164,8 @@ _CHECKKIND = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=2858,
-  serialized_end=3015,
+  serialized_start=2872,
+  serialized_end=3029,
 )
 _sym_db.RegisterEnumDescriptor(_CHECKKIND)
 
@@ -195,8 +195,8 @@ _EXPECTATIONMODE = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=3017,
-  serialized_end=3084,
+  serialized_start=3031,
+  serialized_end=3098,
 )
 _sym_db.RegisterEnumDescriptor(_EXPECTATIONMODE)
 
@@ -222,8 +222,8 @@ _METRICKIND = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=3086,
-  serialized_end=3132,
+  serialized_start=3100,
+  serialized_end=3146,
 )
 _sym_db.RegisterEnumDescriptor(_METRICKIND)
 
@@ -770,6 +770,13 @@ _CHAPTER = _descriptor.Descriptor(
       message_type=None, enum_type=None, containing_type=None,
       is_extension=False, extension_scope=None,
       options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='skip', full_name='demohost.v2.Chapter.skip', index=11,
+      number=12, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -783,7 +790,7 @@ _CHAPTER = _descriptor.Descriptor(
   oneofs=[
   ],
   serialized_start=836,
-  serialized_end=1126,
+  serialized_end=1140,
 )
 
 
@@ -820,8 +827,8 @@ _FAULT_PARAMSENTRY = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1296,
-  serialized_end=1341,
+  serialized_start=1310,
+  serialized_end=1355,
 )
 
 _FAULT = _descriptor.Descriptor(
@@ -885,8 +892,8 @@ _FAULT = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1129,
-  serialized_end=1341,
+  serialized_start=1143,
+  serialized_end=1355,
 )
 
 
@@ -972,8 +979,8 @@ _EXPECTATION = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1344,
-  serialized_end=1618,
+  serialized_start=1358,
+  serialized_end=1632,
 )
 
 
@@ -1003,8 +1010,8 @@ _ENTERCHAPTERREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1620,
-  serialized_end=1661,
+  serialized_start=1634,
+  serialized_end=1675,
 )
 
 
@@ -1034,8 +1041,8 @@ _INJECTCHAOSREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1663,
-  serialized_end=1718,
+  serialized_start=1677,
+  serialized_end=1732,
 )
 
 
@@ -1079,8 +1086,8 @@ _INJECTCHAOSRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1720,
-  serialized_end=1789,
+  serialized_start=1734,
+  serialized_end=1803,
 )
 
 
@@ -1124,8 +1131,8 @@ _REVERTCHAOSREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1791,
-  serialized_end=1878,
+  serialized_start=1805,
+  serialized_end=1892,
 )
 
 
@@ -1155,8 +1162,8 @@ _REVERTCHAOSRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1880,
-  serialized_end=1917,
+  serialized_start=1894,
+  serialized_end=1931,
 )
 
 
@@ -1179,8 +1186,8 @@ _GETHEALTHREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1919,
-  serialized_end=1937,
+  serialized_start=1933,
+  serialized_end=1951,
 )
 
 
@@ -1210,8 +1217,8 @@ _WATCHHEALTHREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1939,
-  serialized_end=2004,
+  serialized_start=1953,
+  serialized_end=2018,
 )
 
 
@@ -1276,8 +1283,8 @@ _HEALTHSNAPSHOT = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2007,
-  serialized_end=2240,
+  serialized_start=2021,
+  serialized_end=2254,
 )
 
 
@@ -1342,8 +1349,8 @@ _NODE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2242,
-  serialized_end=2360,
+  serialized_start=2256,
+  serialized_end=2374,
 )
 
 
@@ -1394,8 +1401,8 @@ _METRIC = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2362,
-  serialized_end=2452,
+  serialized_start=2376,
+  serialized_end=2466,
 )
 
 
@@ -1439,8 +1446,8 @@ _COUNTER = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2454,
-  serialized_end=2506,
+  serialized_start=2468,
+  serialized_end=2520,
 )
 
 
@@ -1498,8 +1505,8 @@ _VIOLATION = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2509,
-  serialized_end=2656,
+  serialized_start=2523,
+  serialized_end=2670,
 )
 
 _DESCRIBERESPONSE.fields_by_name['options'].message_type = _OPTIONSPEC
@@ -1776,8 +1783,8 @@ _SUBJECT = _descriptor.ServiceDescriptor(
   file=DESCRIPTOR,
   index=0,
   options=None,
-  serialized_start=3135,
-  serialized_end=3885,
+  serialized_start=3149,
+  serialized_end=3899,
   methods=[
   _descriptor.MethodDescriptor(
     name='Describe',
