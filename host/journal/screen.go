@@ -129,6 +129,8 @@ type HealthRecord struct {
 	Violations *[]HealthViolation        `json:"violations,omitempty"`
 	Violation  map[int]ViolationChange   `json:"violation,omitempty"`
 	Error      *string                   `json:"error,omitempty"`
+	// Note says what the host left out of an over-large snapshot.
+	Note *string `json:"note,omitempty"`
 }
 
 // ViolationChange is how a violation still raised changed.

@@ -206,6 +206,9 @@ func (r *screenRecorder) healthRecord(old, h *subject.Health) journal.HealthReco
 	if h.Error != old.Error {
 		rec.Error = ptr(h.Error)
 	}
+	if h.Note != old.Note {
+		rec.Note = ptr(h.Note)
+	}
 	return rec
 }
 
@@ -649,6 +652,9 @@ func (d *decoder) health(last *subject.Health, r journal.HealthRecord) (*subject
 	}
 	if r.Error != nil {
 		h.Error = *r.Error
+	}
+	if r.Note != nil {
+		h.Note = *r.Note
 	}
 	return &h, nil
 }

@@ -127,7 +127,12 @@ func TestScreenRecordRoundTripsEveryChange(t *testing.T) {
 	})
 	step(220, func() {
 		s.Chaos, s.PluginError = nil, "plugin exited"
-		recent = append(recent, health(220, func(h *subject.Health) { h.Nodes = nil; h.Metrics = nil; h.Error = "health stream: EOF" }))
+		recent = append(recent, health(220, func(h *subject.Health) {
+			h.Nodes = nil
+			h.Metrics = nil
+			h.Error = "health stream: EOF"
+			h.Note = "the host kept 2,000 of 2,500 nodes"
+		}))
 	})
 	step(230, func() { s.PluginError, s.Phase, s.Chapters[1].Status = "", PhaseDone, journal.Failed })
 
@@ -191,7 +196,7 @@ func TestScreenRecordKnowsEverySnapshotField(t *testing.T) {
 		reflect.TypeFor[ActiveChaos]():       {"Kind", "Label", "Target", "InjectedAt", "Until"},
 		reflect.TypeFor[StatusLine]():        {"Severity", "Message"},
 		reflect.TypeFor[Event]():             {"At", "Kind", "Severity", "Message"},
-		reflect.TypeFor[subject.Health]():    {"TakenAt", "Nodes", "Metrics", "Counters", "Violations", "Error"},
+		reflect.TypeFor[subject.Health]():    {"TakenAt", "Nodes", "Metrics", "Counters", "Violations", "Error", "Note"},
 		reflect.TypeFor[subject.Node]():      {"ID", "Name", "Role", "State", "Address", "Detail"},
 		reflect.TypeFor[subject.Metric]():    {"Name", "Value", "Unit", "Kind"},
 		reflect.TypeFor[subject.Counter]():   {"Key", "Count", "Limit"},
