@@ -212,6 +212,10 @@ func (l *Ledger) Record(id int) journal.Chaos {
 	return l.records[id]
 }
 
+// Fill makes j's chaos entries the ledger's records: the one place the
+// journal's faults come from.
+func (l *Ledger) Fill(j *journal.Journal) { j.Chaos = l.Records() }
+
 // Records returns every record, oldest first: the journal's chaos entries.
 func (l *Ledger) Records() []journal.Chaos {
 	l.mu.Lock()

@@ -321,7 +321,7 @@ func (u *run) completeJournal() {
 			allPassed = false
 		}
 	}
-	u.j.Chaos = u.ledger.Records()
+	u.ledger.Fill(u.j)
 	switch {
 	case u.early:
 		u.j.Result = ResultAborted

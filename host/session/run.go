@@ -106,7 +106,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) Outcome {
 		s.afterCrash(l, j, opts.Stderr)
 	}
 	if j != nil {
-		j.Chaos = l.Records()
+		l.Fill(j)
 		j.AddEvidence()
 	}
 	out.Unreverted = len(l.Unreverted())
