@@ -36,5 +36,5 @@ func reportCommand(o reportOptions, stdout io.Writer) error {
 
 // recoverCommand is `demohost recover`.
 func recoverCommand(o recoverOptions, stdout io.Writer) error {
-	return session.Recover(session.RecoverOptions{Plugin: o.plugin, SHA256: o.sha256, LogFile: o.logFile}, stdout)
+	return session.Recover(session.RecoverOptions{Plugin: o.plugin, SHA256: o.sha256, LogFile: o.logFile, ForgetMissing: o.forgetMissing}, stdout)
 }

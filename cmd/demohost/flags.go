@@ -21,7 +21,7 @@ Usage:
            [--effect-within 10s] [--recover-within 30s] [--plugin-env NAME]...
   demohost report FILE.json [--timeline FILE.svg] [--junit FILE.xml]
   demohost replay FILE.json [--speed N] [--cast FILE.cast [--size 120x40]]
-  demohost recover [--plugin PATH [--plugin-sha256 HEX]] [--log-file FILE]
+  demohost recover [--plugin PATH [--plugin-sha256 HEX]] [--forget-missing] [--log-file FILE]
 
 PATH is a plugin executable, a directory holding one (./plugins/example after
 make build), or a bare name looked up in $DEMOHOST_PLUGIN_PATH, then ./plugins.
@@ -41,6 +41,7 @@ Flags:
 demohost recover reverts the faults of runs that ended without reverting them
 (a crashed or killed demohost); a run warns when there are any. It starts only
 the very plugin build that ran; --plugin PATH vouches for PATH, changed or not.
+--forget-missing sets aside the logs of runs whose plugin no longer exists.
 
 demohost conform checks that a plugin, in any language, keeps its duties:
 one line per check (pass, fail, warn, skip, and why); it exits 0 when none
@@ -79,9 +80,10 @@ type reportOptions struct {
 
 // recoverOptions is a parsed `demohost recover` command line.
 type recoverOptions struct {
-	plugin  string
-	logFile string
-	sha256  string
+	plugin        string
+	logFile       string
+	sha256        string
+	forgetMissing bool
 }
 
 // describeOptions is a parsed `demohost describe` command line.
@@ -256,5 +258,6 @@ func parseRecoverArgs(args []string) (recoverOptions, error) {
 	fs.StringVar(&o.plugin, "plugin", "", "")
 	fs.StringVar(&o.logFile, "log-file", "", "")
 	fs.StringVar(&o.sha256, "plugin-sha256", "", "")
+	fs.BoolVar(&o.forgetMissing, "forget-missing", false, "")
 	return o, parse(fs, args)
 }

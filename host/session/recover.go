@@ -22,6 +22,9 @@ type RecoverOptions struct {
 	// SHA256 pins the plugins it starts (with Plugin: that one).
 	SHA256  string
 	LogFile string
+	// ForgetMissing sets aside (FILE.forgotten) the logs of runs whose
+	// plugin executable no longer exists, instead of failing on them.
+	ForgetMissing bool
 }
 
 // Recover reverts the faults of every run that ended without reverting
@@ -56,6 +59,22 @@ func Recover(o RecoverOptions, stdout io.Writer) error {
 	}
 	failed := 0
 	for _, a := range survey.Abandoned {
+		if vouched == "" {
+			if _, err := os.Stat(a.Run.Plugin); errors.Is(err, os.ErrNotExist) {
+				if o.ForgetMissing {
+					if err := os.Rename(a.File, a.File+".forgotten"); err != nil {
+						failed++
+						sanitize.Fprintf(stdout, "not set aside: %s: %v", a.Describe(), err)
+						continue
+					}
+					sanitize.Fprintf(stdout, "set aside: %s: its plugin no longer exists; the log is %s.forgotten (what it lists may still be in effect where that plugin ran it)", a.Describe(), a.File)
+					continue
+				}
+				failed++
+				sanitize.Fprintf(stdout, "not recovered: %s: its plugin %s no longer exists: build it there again, pass --plugin PATH for another build of it, or run demohost recover --forget-missing to set this log aside", a.Describe(), a.Run.Plugin)
+				continue
+			}
+		}
 		if err := recoverRun(o, a, a.Run.Plugin == vouched, stdout); err != nil {
 			failed++
 			sanitize.Fprintf(stdout, "not recovered: %s: %v", a.Describe(), err)

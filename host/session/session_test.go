@@ -419,11 +419,28 @@ func TestRecoverKeepsWhatItCannotRevert(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 runs could not be recovered") {
 		t.Errorf("recover = %v; want it to fail", err)
 	}
-	if !strings.Contains(stdout.String(), "not recovered: FREEZE on node-1") || !strings.Contains(stdout.String(), "does not exist") {
-		t.Errorf("recover said %q", stdout.String())
+	if !strings.Contains(stdout.String(), "not recovered: FREEZE on node-1") || !strings.Contains(stdout.String(), "no longer exists") ||
+		!strings.Contains(stdout.String(), "demohost recover --forget-missing") {
+		t.Errorf("recover said %q; want the plugin gone and the way out", stdout.String())
 	}
-	if left, _ := ledger.FindAbandoned(chaosDir); len(left) != 1 {
-		t.Errorf("abandoned logs after a failed recover = %+v; want the log kept", left)
+	left, _ := ledger.FindAbandoned(chaosDir)
+	if len(left) != 1 {
+		t.Fatalf("abandoned logs after a failed recover = %+v; want the log kept", left)
+	}
+
+	// --forget-missing sets the log aside, so the next runs stop warning.
+	stdout = testkit.Buffer{}
+	if err := session.Recover(session.RecoverOptions{ChaosDir: chaosDir, ForgetMissing: true}, &stdout); err != nil {
+		t.Fatalf("recover --forget-missing: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "set aside: FREEZE on node-1") {
+		t.Errorf("recover --forget-missing said %q", stdout.String())
+	}
+	if again, _ := ledger.FindAbandoned(chaosDir); len(again) != 0 {
+		t.Errorf("abandoned logs after --forget-missing = %+v", again)
+	}
+	if _, err := os.Stat(left[0].File + ".forgotten"); err != nil {
+		t.Errorf("the log was not kept aside: %v", err)
 	}
 }
 

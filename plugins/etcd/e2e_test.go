@@ -95,7 +95,9 @@ func runDemo(t *testing.T, prefix []string, chapters int, set ...string) report 
 		args = append(args, "--set", kv)
 	}
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+	run := exec.CommandContext(ctx, args[0], args[1:]...)
+	run.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state")) // never the user's chaos logs
+	out, err := run.CombinedOutput()
 	t.Logf("headless demo took %s:\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Fatalf("demohost --headless: %v", err)
@@ -227,6 +229,7 @@ func TestHostKilledDuringPartition(t *testing.T) {
 	host, plugin := buildDemo(t, dir)
 	before := leftovers(t)
 	cmd := exec.Command(host, "--plugin", plugin, "--headless")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state")) // its chaos log stays in the test's directory
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
