@@ -33,7 +33,6 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 	if err := o.outputs.Check(); err != nil {
 		return fail(stderr, err)
 	}
-	session.WarnAbandoned("", stderr)
 	cfg, err := o.sessionConfig()
 	if err != nil {
 		return fail(stderr, err)
@@ -43,6 +42,12 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer s.Shutdown(stderr)
+	// Faults earlier runs left: said on stderr, and in the terminal UI among
+	// its events too (the screen hides what was said before it opened).
+	notes := session.AbandonedWarnings("")
+	for _, n := range notes {
+		sanitize.Fprintf(stderr, "demohost: warning: %s", n)
+	}
 
 	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -56,10 +61,10 @@ func runDemo(o runOptions, stdout, stderr io.Writer) int {
 		sanitize.Fprintf(stdout, "demohost: %s %s, %d chapters, headless (log: %s)", s.Description.Name, s.Description.Version, len(s.Chapters), s.LogPath)
 		view = headless.View(stdout)
 	}
-	out := s.Run(context.Background(), session.RunOptions{View: testHooks(view), Headless: o.headless, Signals: sigs, Stderr: stderr})
-	if o.headless {
-		headless.Summary(stdout, out.Journal)
-	}
+	out := s.Run(context.Background(), session.RunOptions{View: testHooks(view), Headless: o.headless, Signals: sigs, Stderr: stderr,
+		Runner: runner.Config{Notes: notes}})
+	// After the terminal UI too: why chapters failed, and the result.
+	headless.Summary(stdout, out.Journal)
 	return finish(s, o, out, stdout, stderr)
 }
 

@@ -167,6 +167,11 @@ func TestPluginCrashMidChaosAbortsAHeadlessRun(t *testing.T) {
 	if j.Result != runner.ResultAborted {
 		t.Errorf("result = %q, want aborted", j.Result)
 	}
+	// The chapter the plugin died in did not pass (it has no expectation of
+	// its own left pending to say so).
+	if c := j.Chapters[2]; c.Status != journal.Failed || !strings.Contains(c.Error, "the run ended: plugin unreachable") {
+		t.Errorf("the chapter the plugin died in = %s %q, want failed, saying why", c.Status, c.Error)
+	}
 	if c := j.Chaos[0]; c.RevertedAt != nil || c.RevertError == "" || c.RevertedBy != "exit" {
 		t.Errorf("chaos = %+v, want the failed exit revert journalled with its error", c)
 	}

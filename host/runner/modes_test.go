@@ -431,3 +431,20 @@ func TestNonFiniteMetricValuesKeepTheJournalWritable(t *testing.T) {
 		}
 	}
 }
+
+// Notes (faults an earlier run left) are among the events from the start,
+// where the terminal UI shows them.
+func TestNotesAreShownAmongTheEvents(t *testing.T) {
+	r := runner.New(runner.Config{
+		Plugin: newScripted(calm), Description: modeDesc, Headless: true, Dwell: 10 * time.Millisecond,
+		Chapters: []subject.Chapter{{ID: "1", Title: "only"}},
+		Notes:    []string{"an earlier run left faults unreverted: FREEZE on node-1"},
+	})
+	j, err := started(t, context.Background(), r)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Events) == 0 || j.Events[0].Message != "an earlier run left faults unreverted: FREEZE on node-1" || j.Events[0].Severity != "WARNING" {
+		t.Errorf("first events = %+v, want the note as a warning", j.Events[:min(3, len(j.Events))])
+	}
+}

@@ -94,6 +94,9 @@ func (u *run) run() (j *journal.Journal, err error) {
 			j, err = u.j, &PanicError{Value: p, Stack: stack}
 		}
 	}()
+	for _, n := range u.cfg.Notes {
+		u.eventSev(journal.KindStatus, subject.Warning, n)
+	}
 	u.publish()
 	if !u.setup() {
 		return u.stop()
@@ -194,6 +197,10 @@ func (u *run) stop() (*journal.Journal, error) {
 		u.healthCancel()
 	}
 	if u.frontier >= 0 {
+		if c := u.chapters[u.frontier]; u.pluginErr != "" && !c.left {
+			// The plugin failed while this chapter ran: it did not pass.
+			c.fail("the run ended: " + u.pluginErr)
+		}
 		u.leave(u.frontier)
 	}
 	u.publish()

@@ -39,6 +39,9 @@ type Config struct {
 	RPCTimeout time.Duration
 	// SetupTimeout bounds Setup and Teardown (default 5m).
 	SetupTimeout time.Duration
+	// Notes are warnings shown among the events before the run starts
+	// (e.g. faults an earlier run left unreverted).
+	Notes []string
 }
 
 // Result of a run that ended early (quit, signal, plugin failure).

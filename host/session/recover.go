@@ -159,18 +159,24 @@ func unchanged(run ledger.Run) error {
 // WarnAbandoned says, one line each, which earlier runs left faults behind,
 // and what was wrong with the chaos logs it skipped.
 func WarnAbandoned(chaosDir string, stderr io.Writer) {
+	for _, w := range AbandonedWarnings(chaosDir) {
+		sanitize.Fprintf(stderr, "demohost: warning: %s", w)
+	}
+}
+
+// AbandonedWarnings are the lines WarnAbandoned says, without its prefix
+// (the terminal UI shows them among its events).
+func AbandonedWarnings(chaosDir string) []string {
 	if chaosDir == "" {
 		chaosDir = ledger.DefaultDir()
 	}
 	survey, err := ledger.SurveyDir(chaosDir)
 	if err != nil {
-		sanitize.Fprintf(stderr, "demohost: warning: cannot read the chaos logs: %v", err)
-		return
+		return []string{fmt.Sprintf("cannot read the chaos logs: %v", err)}
 	}
-	for _, w := range survey.Warnings {
-		sanitize.Fprintf(stderr, "demohost: warning: %s", w)
-	}
+	out := append([]string(nil), survey.Warnings...)
 	for _, a := range survey.Abandoned {
-		sanitize.Fprintf(stderr, "demohost: warning: an earlier run left faults unreverted: %s; run `demohost recover` to revert them", a.Describe())
+		out = append(out, "an earlier run left faults unreverted: "+a.Describe()+"; run `demohost recover` to revert them")
 	}
+	return out
 }
