@@ -120,11 +120,23 @@ func keepGoingWithoutStdout(s *session.Session) {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	go func() {
-		<-pipe
-		s.Log.Warn("stdout is gone (SIGPIPE); the run goes on and its reports are written to their files")
+		said := false
 		for range pipe {
+			// A SIGPIPE may come from any pipe (a plugin's, as it dies): say
+			// so only when stdout's reader is really gone.
+			if !said && stdoutGone() {
+				said = true
+				s.Log.Warn("stdout is gone (SIGPIPE); the run goes on and its reports are written to their files")
+			}
 		}
 	}()
+}
+
+// stdoutGone reports whether stdout is a pipe or socket whose reader is gone.
+func stdoutGone() bool {
+	fds := []unix.PollFd{{Fd: int32(os.Stdout.Fd()), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
 }
 
 // sessionConfig is what every command that starts a plugin needs.
