@@ -195,10 +195,28 @@ func segments(cells []cell) styledLine {
 }
 
 // line draws a styled line at (x, y) clipped to maxW.
+// A line too long for maxW ends in "…", so a cut value (an address, a
+// port) never reads as a whole one.
 func (c canvas) line(x, y, maxW int, l styledLine) {
-	used := 0
+	var all strings.Builder
 	for _, sg := range l {
-		used += c.text(x+used, y, maxW-used, sg.text, sg.style)
+		all.WriteString(sg.text)
+	}
+	limit, cut := maxW, maxW > 0 && uniseg.StringWidth(strings.TrimRight(all.String(), " ")) > maxW
+	if cut {
+		limit = maxW - 1
+	}
+	used := 0
+	var last tcell.Style
+	for _, sg := range l {
+		if used >= limit {
+			break
+		}
+		used += c.text(x+used, y, limit-used, sg.text, sg.style)
+		last = sg.style
+	}
+	if cut {
+		c.text(x+limit, y, 1, "…", last)
 	}
 }
 

@@ -326,13 +326,6 @@ func narrationContent(th theme, snap *runner.Snapshot, v *view, now time.Time, w
 	if cur.ActionRunning {
 		lines = append(lines, styledLine{{"▶ action running…", th.warn()}})
 	}
-	status := cur.Status
-	if len(status) > 4 {
-		status = status[len(status)-4:]
-	}
-	for _, s := range status {
-		lines = append(lines, styledLine{{"  " + s.Message, severityStyle(th, s.Severity)}})
-	}
 	if cur.Skip != "" {
 		for _, l := range wrap(plainCells("– skipped here: "+cur.Skip, th.warn()), width) {
 			lines = append(lines, segments(l))
@@ -348,6 +341,15 @@ func narrationContent(th theme, snap *runner.Snapshot, v *view, now time.Time, w
 		for _, l := range wrap(plainCells(text, st), width) {
 			lines = append(lines, segments(l))
 		}
+	}
+	// The action's status lines come last: on a small screen the
+	// expectations, which say whether the chapter passes, stay in view.
+	status := cur.Status
+	if len(status) > 4 {
+		status = status[len(status)-4:]
+	}
+	for _, s := range status {
+		lines = append(lines, styledLine{{"  " + s.Message, severityStyle(th, s.Severity)}})
 	}
 	title := cur.Title
 	if i := snap.Index; i >= 0 && i < len(snap.Chapters) && snap.Chapters[i].Status != "" {

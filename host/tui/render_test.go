@@ -487,3 +487,24 @@ func TestMissedSnapshotsLoseNoSample(t *testing.T) {
 		}
 	}
 }
+
+// At the smallest screen a cut value ends in "…" (a port cut to "36" must
+// not read as port 36), and the expectations stay in view above the
+// action's status lines.
+func TestSmallScreenCutsVisiblyAndKeepsExpectations(t *testing.T) {
+	snap := demoSnapshot()
+	snap.Health.Nodes[0].Detail = "PING 0.4ms, 3 clients, role master, replication offset 1234567"
+	snap.Current.Status = []runner.StatusLine{{Message: "one"}, {Message: "two"}, {Message: "three"}, {Message: "four"}}
+	snap.Current.Narration = strings.Repeat("A long narration that fills the panel. ", 6)
+	s := draw(t, snap, newView(theme{}), 80, 24)
+	var node1 string
+	for _, r := range rows(s) {
+		if strings.Contains(r, "node-1") {
+			node1 = r
+		}
+	}
+	if !strings.Contains(node1, "…") {
+		t.Errorf("node-1's row is cut without an ellipsis: %q", node1)
+	}
+	mustShow(t, s, "✓ node-2 is DOWN", "all nodes UP")
+}
