@@ -94,7 +94,8 @@ func ViolationPresent(invariant string) Check {
 	return Check{Kind: CheckViolationPresent, Invariant: invariant}
 }
 
-// NoViolation: no violation of invariant (of any, if "") is present.
+// NoViolation: no violation of invariant is present; with invariant "", no
+// violation at all but informational (Info) ones.
 func NoViolation(invariant string) Check {
 	return Check{Kind: CheckNoViolation, Invariant: invariant}
 }

@@ -147,10 +147,14 @@ func FormatDuration(d time.Duration) string {
 	return s
 }
 
-// findViolation returns the first violation of invariant (any, if empty)
-// on target (any, if empty), or nil.
+// findViolation returns the first violation of invariant on target (any,
+// if empty), or nil. With no invariant named, informational (INFO)
+// violations do not count: "no violations" means nothing is wrong.
 func findViolation(h *subject.Health, invariant, target string) *subject.Violation {
 	for i, v := range h.Violations {
+		if invariant == "" && v.Severity == subject.Info {
+			continue
+		}
 		if (invariant == "" || v.Invariant == invariant) && (target == "" || v.Target == target) {
 			return &h.Violations[i]
 		}

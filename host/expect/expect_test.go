@@ -17,7 +17,7 @@ func snapshot() *subject.Health {
 		},
 		Metrics: []subject.Metric{{Name: "requests", Value: 300, Unit: "req"}},
 		Violations: []subject.Violation{
-			{Invariant: "node_down", Target: "node-2", Message: "node-2 is not answering"},
+			{Invariant: "node_down", Severity: subject.Critical, Target: "node-2", Message: "node-2 is not answering"},
 		},
 	}
 }
@@ -140,5 +140,18 @@ func TestAPluginsDescriptionKeepsTheMode(t *testing.T) {
 		if got := expect.Describe(tt.e); got != tt.want {
 			t.Errorf("Describe(%+v) = %q, want %q", tt.e, got, tt.want)
 		}
+	}
+}
+
+func TestNoViolationsIgnoresInformationalOnes(t *testing.T) {
+	h := &subject.Health{Violations: []subject.Violation{{Invariant: "leader_changed", Severity: subject.Info, Message: "m2 leads now"}}}
+	if met, why := expect.Evaluate(subject.Check{Kind: subject.CheckViolationAbsent}, h); !met {
+		t.Errorf("no violations with only an INFO one present: %v (%s)", met, why)
+	}
+	if met, _ := expect.Evaluate(subject.Check{Kind: subject.CheckViolationAbsent, Invariant: "leader_changed"}, h); met {
+		t.Error("no leader_changed while it is present (INFO or not): met")
+	}
+	if met, _ := expect.Evaluate(subject.Check{Kind: subject.CheckViolationPresent, Invariant: "leader_changed"}, h); !met {
+		t.Error("leader_changed present: not met")
 	}
 }
