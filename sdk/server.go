@@ -108,7 +108,7 @@ func (s *server) chapters(ctx context.Context) ([]Chapter, map[string]func(conte
 			cs[i].ID = strconv.Itoa(i + 1)
 		}
 		if seen[cs[i].ID] {
-			return nil, nil, status.Errorf(codes.Internal, "chapters %q: two chapters have the id %q; give each its own or leave ID empty", cs[i].Title, cs[i].ID)
+			return nil, nil, status.Errorf(codes.Internal, "chapter %q has the id %q of an earlier chapter: give each chapter its own ID, or leave ID empty", cs[i].Title, cs[i].ID)
 		}
 		seen[cs[i].ID] = true
 		if cs[i].Action != nil {

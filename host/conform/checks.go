@@ -184,7 +184,7 @@ func (s *suite) badValue(p *proc) (Status, string) {
 		}
 		opts := maps.Clone(s.opts)
 		opts[o.Name] = bad
-		return refused(s.configureRaw(p, opts), fmt.Sprintf("%s=%s for a %s option", o.Name, bad, o.Type))
+		return refused(s.configureRaw(p, opts), fmt.Sprintf("%s=%s for %s %s option", o.Name, bad, article(o.Type.String()), o.Type))
 	}
 	return Skip, "no option has a type a value can break (every option is a string)"
 }
@@ -284,4 +284,12 @@ func (s *suite) awaitSteady(p *proc) (subject.Health, bool, error) {
 		return h, false, fmt.Errorf("no health snapshot came within %s", s.cfg.SteadyWithin)
 	}
 	return h, false, nil
+}
+
+// article is "an" before a vowel ("an int option"), else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -309,6 +309,6 @@ func (s *Subject) Health(context.Context) (sdk.HealthSnapshot, error) {
 		{Name: "nodes_up", Value: float64(up), Unit: "nodes", Kind: sdk.MetricGauge},
 		{Name: "requests", Value: float64(s.requests), Unit: "req", Kind: sdk.MetricCounter},
 	}
-	snap.Counters = []sdk.Counter{{Key: "requests", Count: s.requests, Limit: 1000}}
+	snap.Counters = []sdk.Counter{{Key: "request budget", Count: s.requests, Limit: 1000}}
 	return snap, nil
 }

@@ -502,7 +502,7 @@ func (m *monitor) judge(now time.Time) view {
 		win := time.Duration(a.WindowUS) * time.Microsecond
 		if a.Limit > 0 && a.MaxWindow > a.Limit {
 			v.overAdmitted = max(v.overAdmitted, a.MaxWindow-a.Limit)
-			raise(invOverLimit, k, sdk.Critical, fmt.Sprintf("%s: %d admitted in one %s window, limit %d", k, a.MaxWindow, win, a.Limit), now)
+			raise(invOverLimit, k, sdk.Critical, fmt.Sprintf("%d admitted in one %s window, limit %d", a.MaxWindow, win, a.Limit), now)
 		}
 		if a.DriftKnown && a.Drift > driftThreshold(a.Limit) {
 			v.drift = max(v.drift, a.Drift)
