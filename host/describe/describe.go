@@ -6,7 +6,6 @@ package describe
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -112,15 +111,11 @@ func FaultLine(c subject.Chapter) string {
 		b.WriteString(" on a target the plugin picks")
 	}
 	if len(f.Params) > 0 {
-		keys := make([]string, 0, len(f.Params))
-		for k := range f.Params {
-			keys = append(keys, k)
+		params := subject.ParamList(f.Params)
+		for i, p := range params {
+			params[i] = sanitize.Line(p, sanitize.MaxValue)
 		}
-		sort.Strings(keys)
-		for i, k := range keys {
-			keys[i] = line(k) + "=" + sanitize.Line(f.Params[k], sanitize.MaxValue)
-		}
-		b.WriteString(" (" + strings.Join(keys, ", ") + ")")
+		b.WriteString(" (" + strings.Join(params, ", ") + ")")
 	}
 	if c.Countdown > 0 {
 		b.WriteString(" after a " + expect.FormatDuration(c.Countdown) + " countdown")

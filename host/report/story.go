@@ -11,6 +11,7 @@ import (
 
 	"github.com/demohost/demohost/host/journal"
 	"github.com/demohost/demohost/host/sanitize"
+	"github.com/demohost/demohost/host/subject"
 )
 
 // canonical returns a deep copy of j as it reads back from its JSON:
@@ -114,8 +115,8 @@ func faultLine(c journal.Chaos) string {
 	if c.Target != "" {
 		fmt.Fprintf(&b, " on %s", c.Target)
 	}
-	for _, k := range sortedKeys(c.Params) {
-		fmt.Fprintf(&b, ", %s=%s", k, c.Params[k])
+	for _, p := range subject.ParamList(c.Params) {
+		b.WriteString(", " + p)
 	}
 	if c.RevertedAt != nil {
 		fmt.Fprintf(&b, ", %s", duration(c.RevertedAt.Sub(c.InjectedAt)))

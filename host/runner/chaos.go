@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,14 +52,7 @@ func faultLabel(f subject.Fault) string {
 	if f.Name != "" {
 		parts = append(parts, f.Kind)
 	}
-	keys := make([]string, 0, len(f.Params))
-	for k := range f.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = append(parts, k+"="+f.Params[k])
-	}
+	parts = append(parts, subject.ParamList(f.Params)...)
 	label := f.Label()
 	if len(parts) > 0 {
 		label += " (" + strings.Join(parts, ", ") + ")"

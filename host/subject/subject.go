@@ -7,6 +7,7 @@ package subject
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/demohost/demohost/sdk/option"
@@ -88,6 +89,20 @@ func (f Fault) Label() string {
 		return f.Name
 	}
 	return f.Kind
+}
+
+// ParamList is a fault's parameters as "name=value", sorted by name: how
+// events, describe and reports show them.
+func ParamList(params map[string]string) []string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + params[k]
+	}
+	return keys
 }
 
 // Injected is a fault that started.
