@@ -58,3 +58,18 @@ func Processes(match func(pid int) bool) []int {
 	}
 	return out
 }
+
+// ProcessEnded reports whether process pid has ended: it is gone, or a
+// zombie waiting to be reaped (a plugin whose host died is re-parented).
+func ProcessEnded(pid int) bool {
+	st := ProcState(pid)
+	return st == "" || st == "Z"
+}
+
+// ProcessesOf lists the live processes running the executable at path.
+func ProcessesOf(path string) []int {
+	return Processes(func(pid int) bool {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		return err == nil && target == path
+	})
+}

@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -111,30 +109,4 @@ func MainWithBuiltAll(m *testing.M, builds map[*string]string) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// ProcessEnded reports whether process pid has ended: it is gone, or a
-// zombie waiting to be reaped (a plugin whose host died is re-parented).
-func ProcessEnded(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(after, "Z")
-}
-
-// ProcessesOf lists the live processes running the executable at path.
-func ProcessesOf(path string) []int {
-	var pids []int
-	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
-	for _, exe := range exes {
-		if target, err := os.Readlink(exe); err != nil || target != path {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(exe))); err == nil && !ProcessEnded(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
